@@ -1,0 +1,56 @@
+"""The interfaces a plugin's components implement. Plain duck typing: these Protocols document them.
+
+Every stage is a function call on numpy arrays; no stage reaches back into an earlier one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from seambench.data import ImageRecord
+
+
+@dataclass(frozen=True)
+class TrainingImages:
+    """What a trainable backbone may learn from: nominal-train images and their setting names only.
+
+    The harness builds it from the protocol's split; PASS/FAIL labels, held-out settings and test
+    images are not in it, and the leakage proof covers it.
+    """
+
+    records: tuple[ImageRecord, ...]
+    settings: tuple[str, ...]
+
+
+@runtime_checkable
+class Backbone(Protocol):
+    """Turns images into feature vectors.
+
+    ``embed`` gets a batch of grayscale uint8 H×W arrays and returns float32 (n, d).
+    Optional: ``batch_size: int``; ``fit(training: TrainingImages)`` for backbones that train
+    (called once, before any embed); ``identity() -> dict`` for cache keys and provenance.
+    Raise ``seambench.errors.WeightsUnavailable`` when weights cannot be had: the cells are skipped.
+    """
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Reducer(Protocol):
+    """Dimensionality reduction fitted on nominal-train features only."""
+
+    def fit(self, features: np.ndarray) -> Any: ...
+
+    def transform(self, features: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anomaly scorer fitted on nominal-train features; ``score`` returns higher = more anomalous."""
+
+    def fit(self, features: np.ndarray) -> Any: ...
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...

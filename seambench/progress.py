@@ -1,0 +1,40 @@
+"""Rich progress bars for a run: one bar per backbone's extraction, one for the cells."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from seambench.runner import CellResult
+
+
+class RichProgress:
+    """An Observer that draws progress on stderr, so stdout stays the leaderboard."""
+
+    def __init__(self, n_cells: int, console: Console | None = None) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
+        self.cells = self.progress.add_task("cells", total=n_cells)
+        self.extract: dict[str, int] = {}
+
+    def __enter__(self) -> "RichProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def backbone_started(self, label: str, n_images: int) -> None:
+        self.extract[label] = self.progress.add_task(f"embed {label}", total=n_images)
+
+    def images_embedded(self, label: str, n: int) -> None:
+        self.progress.advance(self.extract[label], n)
+
+    def cell_finished(self, cell: CellResult) -> None:
+        self.progress.advance(self.cells)

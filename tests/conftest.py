@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny image folders, an isolated cache and results folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch):
+    """No test writes into the user's cache or ./results."""
+    monkeypatch.setenv("SEAMBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEAMBENCH_RESULTS", str(tmp_path / "results"))
+
+
+def write_setting_images(root: Path, brightness: dict[str, float], per_setting: int = 6, size: int = 32, seed: int = 0) -> Path:
+    """One subfolder per setting of noisy PNGs whose mean brightness depends on the setting."""
+    rng = np.random.default_rng(seed)
+    for setting, mean in brightness.items():
+        folder = root / setting
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_setting):
+            pixels = np.clip(rng.normal(mean, 12.0, (size, size)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{setting}_{i:02d}.png")
+    return root
+
+
+@pytest.fixture
+def easy_folder(tmp_path) -> Path:
+    """Four settings; C is far brighter than A, B and D, so it is easy to tell apart."""
+    return write_setting_images(tmp_path / "images", {"A": 60, "B": 80, "C": 200, "D": 100})
