@@ -54,3 +54,8 @@ class Detector(Protocol):
     def fit(self, features: np.ndarray) -> Any: ...
 
     def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+# Optional backbone method, called after ``fit`` and ``embed`` with a folder inside the run folder
+# (results/<run>/backbones/<label>/): ``write_artifacts(folder: Path) -> None``. Finetuned backbones
+# write their training curves there.

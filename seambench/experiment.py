@@ -10,7 +10,8 @@ import importlib.metadata
 import platform
 import sys
 import time
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -90,6 +91,11 @@ def prepare(matrix: Matrix, registry: Registry) -> PreparedRun:
         jobs.append(BackboneJob(spec, built, reducers, detectors, split))
     proof = leakage_proof(split, training_sets)
     return PreparedRun(matrix, dataset_spec, dataset, split, backbones, reducers, detectors, tuple(jobs), proof)
+
+
+def safe_name(label: str) -> str:
+    """A spec label as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", label)
 
 
 def versions() -> dict[str, str]:
@@ -174,7 +180,8 @@ def execute(prepared: PreparedRun, results_root: Path, observer: Observer | None
 
     write_run(folder, info, cells, test_records, anomaly)
     try:
-        run_matrix(prepared.jobs, _Counting(observer, info["images_embedded"]), on_backbone_done=checkpoint)
+        jobs = [replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label)) for job in prepared.jobs]
+        run_matrix(jobs, _Counting(observer, info["images_embedded"]), on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
         info["status"] = "interrupted"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -68,6 +69,7 @@ class BackboneJob:
     reducers: tuple[ComponentSpec, ...]
     detectors: tuple[ComponentSpec, ...]
     split: Split
+    artifacts_dir: Path | None = None  # where the backbone may write files (training curves, ...)
 
 
 class LocalExecutor:
@@ -118,6 +120,10 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
         if hasattr(job.built, "fit"):
             job.built.fit(split.training_images())
         features = embed_records(job.built, records, b, observer)
+        write_artifacts = getattr(job.built, "write_artifacts", None)
+        if write_artifacts is not None and job.artifacts_dir is not None:
+            job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            write_artifacts(job.artifacts_dir)
     except WeightsUnavailable as exc:
         return all_cells(SKIPPED, str(exc))
     except Exception as exc:
