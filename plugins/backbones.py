@@ -50,7 +50,12 @@ class TimmBackbone:
         if self.model_name not in timm.list_models():
             raise ValueError(f"timm has no model {self.model_name!r} (see timm.list_models())")
         if not self.pretrained:
-            return timm.create_model(self.model_name, pretrained=False, num_classes=0)
+            import torch
+
+            # Random init drawn from a fixed seed: the same spec gives the same features every run.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                return timm.create_model(self.model_name, pretrained=False, num_classes=0)
         try:
             return timm.create_model(self.model_name, pretrained=True, num_classes=0)
         except Exception as exc:

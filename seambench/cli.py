@@ -79,7 +79,8 @@ def _split_values(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=None, help="Seed of the nominal train/test split (default 0).")
 @click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for run folders (default ./results, or $SEAMBENCH_RESULTS).")
-def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root) -> None:
+@click.option("--no-cache", is_flag=True, help="Recompute embeddings instead of reusing the cache.")
+def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root, no_cache) -> None:
     """Run every backbone × reducer × detector and print the AUROC leaderboard.
 
     Without --matrix the packaged default matrix still supplies any axis you do not select.
@@ -104,7 +105,7 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
     with err_console.status("preparing data and checking the protocol"):
         prepared = prepare(matrix, _registry())
     with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
-        folder, _ = execute(prepared, root, progress, argv=["seambench", *sys.argv[1:]])
+        folder, _ = execute(prepared, root, progress, argv=["seambench", *sys.argv[1:]], use_cache=not no_cache)
     frame, info = read_run(folder)
     print_leaderboard(frame, info, console)
     console.print(f"wrote {folder}/leaderboard.csv, run.json, scores.parquet", highlight=False)
@@ -173,6 +174,61 @@ def list_components(kind: str, as_json: bool) -> None:
         ) or "—"
         table.add_row(d.name, opts, d.plugin, d.help)
     console.print(table)
+
+
+@main.group()
+def cache() -> None:
+    """Inspect or clear the cache (embeddings, generated data, checkpoints)."""
+
+
+@cache.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is and what it holds."""
+    from seambench import cache as cache_store
+
+    summary = cache_store.info()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"seambench cache · {summary['path']}", header_style="bold")
+    for col, justify in (("kind", "left"), ("entries", "right"), ("MiB", "right")):
+        table.add_column(col, justify=justify)
+    for kind, numbers in summary["kinds"].items():
+        table.add_row(kind, str(numbers["entries"]), f"{numbers['bytes'] / 2**20:.1f}")
+    console.print(table)
+
+
+@cache.command(name="clear")
+@click.argument("kind", required=False)
+def cache_clear(kind: str | None) -> None:
+    """Remove every cache entry, or only those of KIND (e.g. embeddings)."""
+    from seambench import cache as cache_store
+
+    freed = cache_store.clear(kind)
+    console.print(f"freed {freed / 2**20:.1f} MiB", highlight=False)
+
+
+@main.group()
+def data() -> None:
+    """Look at a dataset."""
+
+
+@data.command()
+@click.argument("dataset", default="sideseam")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG to write (default: <results>/preview-<dataset>.png).")
+@click.option("--per-row", type=click.IntRange(1, 64), default=8, show_default=True, help="Images shown per setting.")
+@click.option("--thumb", type=click.IntRange(16, 512), default=112, show_default=True, help="Thumbnail side in pixels.")
+def preview(dataset: str, out: Path | None, per_row: int, thumb: int) -> None:
+    """Write a PNG contact sheet of DATASET: one labelled row per setting."""
+    from seambench.experiment import build_dataset
+    from seambench.preview import write_contact_sheet
+
+    spec, ds = build_dataset(_registry(), dataset)
+    path = out or results_dir() / f"preview-{spec.name}.png"
+    write_contact_sheet(ds, path, per_row, thumb)
+    console.print(f"wrote {path} ({len(ds.settings)} settings, {len(ds.records)} images)", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

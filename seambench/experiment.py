@@ -65,16 +65,22 @@ def _build(spec: ComponentSpec) -> Any:
         raise SpecError(f"{spec.kind} {spec.label!r}: {exc}") from None
 
 
+def build_dataset(registry: Registry, text: str) -> tuple[ComponentSpec, Dataset]:
+    spec = registry.resolve("dataset", text)
+    dataset = _build(spec)
+    if not isinstance(dataset, Dataset):
+        raise SeambenchError(f"dataset {spec.label!r} (plugin {spec.definition.plugin}) did not return a seambench.Dataset")
+    return spec, dataset
+
+
 def prepare(matrix: Matrix, registry: Registry) -> PreparedRun:
-    dataset_spec = registry.resolve("dataset", matrix.dataset)
+    registry.resolve("dataset", matrix.dataset)  # every spec is checked before any data is made
     backbones = _unique([registry.resolve("backbone", s) for s in matrix.backbones])
     reducers = _unique([registry.resolve("reducer", s) for s in matrix.reducers])
     detectors = _unique([registry.resolve("detector", s) for s in matrix.detectors])
     for spec in reducers + detectors:
         _build(spec)  # option values checked now, not halfway through the run
-    dataset = _build(dataset_spec)
-    if not isinstance(dataset, Dataset):
-        raise SeambenchError(f"dataset {dataset_spec.label!r} (plugin {dataset_spec.definition.plugin}) did not return a seambench.Dataset")
+    dataset_spec, dataset = build_dataset(registry, matrix.dataset)
     holdout = resolve_holdout(dataset, matrix.holdout)
     split = make_split(dataset, holdout, test_fraction=matrix.test_fraction, seed=matrix.seed)
 
@@ -163,7 +169,13 @@ class _Counting:
             self.inner.cell_finished(cell)
 
 
-def execute(prepared: PreparedRun, results_root: Path, observer: Observer | None = None, argv: Sequence[str] = ()) -> tuple[Path, list[CellResult]]:
+def execute(
+    prepared: PreparedRun,
+    results_root: Path,
+    observer: Observer | None = None,
+    argv: Sequence[str] = (),
+    use_cache: bool = True,
+) -> tuple[Path, list[CellResult]]:
     """Run every cell and write the run folder, after every backbone and at the end."""
     run_id = new_run_id(results_root, prepared.dataset_spec.name)
     folder = results_root / run_id
@@ -180,13 +192,19 @@ def execute(prepared: PreparedRun, results_root: Path, observer: Observer | None
 
     write_run(folder, info, cells, test_records, anomaly)
     try:
-        jobs = [replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label)) for job in prepared.jobs]
+        jobs = [
+            replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label), use_cache=use_cache)
+            for job in prepared.jobs
+        ]
         run_matrix(jobs, _Counting(observer, info["images_embedded"]), on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise
     finally:
+        info["embedding_cache"] = {
+            c.backbone: ("hit" if c.cached else "miss") if use_cache else "off" for c in cells if c.status == "ok"
+        }
         info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         info["seconds"] = round(time.perf_counter() - t0, 3)
         write_run(folder, info, cells, test_records, anomaly)

@@ -31,7 +31,8 @@ class RichProgress:
         self.progress.stop()
 
     def backbone_started(self, label: str, n_images: int) -> None:
-        self.extract[label] = self.progress.add_task(f"embed {label}", total=n_images)
+        what = f"embed {label}" if n_images else f"embed {label} (from cache)"
+        self.extract[label] = self.progress.add_task(what, total=n_images or 1, completed=0 if n_images else 1)
 
     def images_embedded(self, label: str, n: int) -> None:
         self.progress.advance(self.extract[label], n)

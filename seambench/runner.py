@@ -35,6 +35,7 @@ class CellResult:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     scores: np.ndarray | None = None
+    cached: bool = False  # the backbone's features came from the embedding cache
 
     @property
     def cell(self) -> str:
@@ -70,6 +71,7 @@ class BackboneJob:
     detectors: tuple[ComponentSpec, ...]
     split: Split
     artifacts_dir: Path | None = None  # where the backbone may write files (training curves, ...)
+    use_cache: bool = True
 
 
 class LocalExecutor:
@@ -96,6 +98,34 @@ def embed_records(backbone: Any, records: Sequence[ImageRecord], label: str, obs
     return np.concatenate(parts)
 
 
+def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Observer) -> tuple[np.ndarray, bool]:
+    """Features for ``records``, each distinct image embedded once, through the on-disk cache.
+
+    Rows are computed in content-hash order, so any split of the same images hits the same
+    cache entry. Returns the features in ``records`` order and whether they came from the cache.
+    """
+    from seambench import cache
+
+    label = job.backbone.label
+    first: dict[str, ImageRecord] = {}
+    for r in records:
+        first.setdefault(r.digest, r)
+    digests = sorted(first)
+    row = {d: i for i, d in enumerate(digests)}
+    index = np.fromiter((row[r.digest] for r in records), dtype=np.int64, count=len(records))
+    identity = getattr(job.built, "identity", None)
+    key = cache.entry_key(label, identity(), digests) if (job.use_cache and identity is not None) else None
+    cached = cache.load(key) if key is not None else None
+    if cached is not None:
+        observer.backbone_started(label, 0)
+        return np.asarray(cached[index], dtype=np.float32), True
+    observer.backbone_started(label, len(digests))
+    features = embed_records(job.built, [first[d] for d in digests], label, observer)
+    if key is not None:
+        cache.store(key, features, {"backbone": label, "identity": identity(), "images": len(digests)})
+    return features[index], False
+
+
 def _message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -114,12 +144,11 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
 
     split = job.split
     records = split.train + split.test
-    observer.backbone_started(b, len(records))
     t0 = time.perf_counter()
     try:
         if hasattr(job.built, "fit"):
             job.built.fit(split.training_images())
-        features = embed_records(job.built, records, b, observer)
+        features, from_cache = embed_unique(job, records, observer)
         write_artifacts = getattr(job.built, "write_artifacts", None)
         if write_artifacts is not None and job.artifacts_dir is not None:
             job.artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -162,6 +191,7 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
                 cell.metrics = detection_metrics(labels, scores)
                 cell.scores = scores
                 cell.seconds = {"embed": embed_s, "reduce": reduce_s, "fit": fit_s, "score": score_s}
+                cell.cached = from_cache
             except Exception as exc:
                 cell.status, cell.message = ERROR, _message(exc)
             observer.cell_finished(cell)

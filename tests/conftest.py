@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,24 @@ import pytest
 from PIL import Image
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_dirs(tmp_path_factory):
+    """Even module-scoped fixtures never write into the user's cache or ./results."""
+    root = tmp_path_factory.mktemp("session")
+    saved = {k: os.environ.get(k) for k in ("SEAMBENCH_CACHE", "SEAMBENCH_RESULTS")}
+    os.environ["SEAMBENCH_CACHE"] = str(root / "cache")
+    os.environ["SEAMBENCH_RESULTS"] = str(root / "results")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path, monkeypatch):
-    """No test writes into the user's cache or ./results."""
+    """Each test gets its own cache and results folder."""
     monkeypatch.setenv("SEAMBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SEAMBENCH_RESULTS", str(tmp_path / "results"))
 

@@ -2,7 +2,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 
@@ -89,26 +88,16 @@ def test_plugins_json_lists_builtins():
     assert plugins["builtin:datasets"]["builtin"] is True
 
 
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "seambench-brightness"
+
+
 def install_plugin_package(site: Path) -> None:
-    """A separately installed distribution: module + dist-info with a `seambench` entry point."""
-    (site / "seambench_brightness.py").write_text(textwrap.dedent('''
-        import numpy as np
-        import seambench
-
-        class Brightness:
-            def __init__(self, bins):
-                self.bins = bins
-            def embed(self, images):
-                return np.array([np.percentile(i, np.linspace(0, 100, self.bins)) for i in images], dtype=np.float32)
-
-        @seambench.hookimpl
-        def register_backbones(register):
-            register("brightness", Brightness, options=[seambench.Option("bins", int, 5, "percentiles")])
-    '''))
-    dist = site / "seambench_brightness-0.3.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: seambench-brightness\nVersion: 0.3.0\n")
-    (dist / "entry_points.txt").write_text("[seambench]\nbrightness = seambench_brightness\n")
+    """Install the README's example plugin as its own distribution, into a folder of its own."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(EXAMPLE_PLUGIN)],
+        check=True, capture_output=True,
+    )
 
 
 def test_installed_third_party_plugin_is_listed_and_runs(tmp_path, easy_folder):
@@ -119,12 +108,12 @@ def test_installed_third_party_plugin_is_listed_and_runs(tmp_path, easy_folder):
     cli = [sys.executable, "-m", "seambench.cli"]
     listed = subprocess.run([*cli, "plugins", "--json"], env=env, capture_output=True, text=True, check=True)
     plugin = next(p for p in json.loads(listed.stdout) if p["name"] == "brightness")
-    assert plugin["version"] == "0.3.0" and plugin["registers"] == {"backbones": ["brightness"]}
+    assert plugin["version"] == "0.1.0" and plugin["registers"] == {"backbones": ["brightness"]}
     ran = subprocess.run(
-        [*cli, "run", "--dataset", f"folder:path={easy_folder},failing=C", "--backbone", "brightness:bins=7",
+        [*cli, "run", "--dataset", f"folder:path={easy_folder},failing=C", "--backbone", "brightness:points=7",
          "--reducer", "none", "--detector", "knn:k=3", "--results", str(tmp_path / "out")],
         env=env, capture_output=True, text=True,
     )
     assert ran.returncode == 0, ran.stderr
     csv = next((tmp_path / "out").glob("*/leaderboard.csv")).read_text()
-    assert "brightness:bins=7,none,knn:k=3,ok" in csv
+    assert "brightness:points=7,none,knn:k=3,ok" in csv

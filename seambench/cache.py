@@ -1,0 +1,114 @@
+"""Content-addressed embedding cache: the second identical run reuses every embedding.
+
+An entry's key hashes what determines the features: the backbone's spec and ``identity()``
+(weights hash, preprocessing), the version of the embedding code, and the content hashes of the
+images embedded. Entries are checksummed; one that fails its checksum is recomputed, never trusted.
+Features are stored as a plain .npy (float32, or float16 on request) and memory-mapped on read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from seambench.paths import cache_dir
+
+# Bump when the way features are computed changes, so old entries are not reused.
+EMBEDDING_CODE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    path: Path
+
+
+def embeddings_root() -> Path:
+    return cache_dir() / "embeddings"
+
+
+def entry_key(backbone_label: str, identity: dict[str, Any], digests: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"backbone": backbone_label, "identity": identity, "code": EMBEDDING_CODE_VERSION},
+                        sort_keys=True, default=str).encode())
+    for d in digests:
+        h.update(d.encode())
+    return h.hexdigest()[:32]
+
+
+def _checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load(key: str) -> np.ndarray | None:
+    """The cached features for ``key``, memory-mapped; None when absent or corrupt (and then removed)."""
+    folder = embeddings_root() / key
+    features, meta = folder / "features.npy", folder / "meta.json"
+    if not features.is_file() or not meta.is_file():
+        return None
+    try:
+        info = json.loads(meta.read_text())
+        if _checksum(features) != info["sha256"]:
+            raise ValueError("checksum mismatch")
+        array = np.load(features, mmap_mode="r")
+        if list(array.shape) != info["shape"]:
+            raise ValueError("shape mismatch")
+        return array
+    except (ValueError, KeyError, OSError, json.JSONDecodeError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def store(key: str, features: np.ndarray, provenance: dict[str, Any], dtype: str = "float32") -> Path:
+    """Write an entry atomically: a whole folder renamed into place, or nothing."""
+    root = embeddings_root()
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        array = np.ascontiguousarray(features, dtype=np.dtype(dtype))
+        np.save(tmp / "features.npy", array)
+        meta = {"sha256": _checksum(tmp / "features.npy"), "shape": list(array.shape), "dtype": dtype, **provenance}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        final = root / key
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def info() -> dict[str, Any]:
+    """What the cache holds: per kind of entry, how many and how many bytes."""
+    root = cache_dir()
+    kinds: dict[str, dict[str, int]] = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        files = [f for f in sub.rglob("*") if f.is_file()]
+        entries = [e for e in sub.iterdir() if not e.name.startswith(".")]
+        kinds[sub.name] = {"entries": len(entries), "bytes": sum(f.stat().st_size for f in files)}
+    return {"path": str(root), "kinds": kinds}
+
+
+def clear(kind: str | None = None) -> int:
+    """Remove every entry (or every entry of one kind); returns the number of bytes freed."""
+    root = cache_dir()
+    targets = [root / kind] if kind else [p for p in root.iterdir() if p.is_dir()]
+    freed = 0
+    for target in targets:
+        if target.is_dir():
+            freed += sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+            shutil.rmtree(target)
+    return freed
