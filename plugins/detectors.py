@@ -61,6 +61,11 @@ class NNDescentKNN:
         _, distances = self.index.query(features, k=self.k)
         return distances.mean(axis=1)
 
+    def warm_up(self) -> None:
+        """Compile pynndescent's numba kernels on a tiny problem (tens of seconds, once per process)."""
+        x = np.random.default_rng(0).random((64, 8), dtype=np.float32)
+        NNDescentKNN(2, self.metric, 8, 0).fit(x).score(x[:4])
+
 
 @hookimpl
 def register_detectors(register) -> None:

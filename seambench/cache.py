@@ -112,3 +112,51 @@ def clear(kind: str | None = None) -> int:
             freed += sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
             shutil.rmtree(target)
     return freed
+
+
+def cells_root() -> Path:
+    return cache_dir() / "cells"
+
+
+def cell_key(embedding_key: str, split_key: str, reducer_label: str, detector_label: str) -> str:
+    """A cell's result is a function of its features, its split and its two component specs."""
+    text = json.dumps([embedding_key, split_key, reducer_label, detector_label, EMBEDDING_CODE_VERSION])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def split_key(train_digests: Sequence[str], test_digests: Sequence[str], test_anomaly: Sequence[bool]) -> str:
+    h = hashlib.sha256()
+    for part in (train_digests, test_digests):
+        for d in part:
+            h.update(d.encode())
+        h.update(b"|")
+    h.update(bytes(bytearray(int(a) for a in test_anomaly)))
+    return h.hexdigest()
+
+
+def load_cell(key: str) -> tuple[np.ndarray, dict[str, float]] | None:
+    """A finished cell's per-image scores and stage seconds; None when absent or unreadable."""
+    path = cells_root() / f"{key}.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:  # zip members carry CRCs: a damaged file fails to read
+            scores = np.array(data["scores"])
+            seconds = json.loads(str(data["seconds"]))
+        return scores, seconds
+    except Exception:
+        path.unlink(missing_ok=True)
+        return None
+
+
+def store_cell(key: str, scores: np.ndarray, seconds: dict[str, float]) -> None:
+    root = cells_root()
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, scores=np.asarray(scores, dtype=np.float64), seconds=np.array(json.dumps(seconds)))
+        os.replace(tmp, root / f"{key}.npz")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

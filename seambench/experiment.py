@@ -22,7 +22,7 @@ from seambench.matrix import Matrix
 from seambench.plugins import Registry
 from seambench.protocol import Split, leakage_proof, make_split, require_settings_to_train, resolve_holdout
 from seambench.results import new_run_id, write_run
-from seambench.runner import BackboneJob, CellResult, Observer, run_matrix
+from seambench.runner import WARMUP_SECONDS, BackboneJob, CellResult, Observer, run_matrix
 from seambench.specs import ComponentSpec
 
 VERSIONED = ("seambench", "numpy", "torch", "timm", "scikit-learn", "umap-learn", "pynndescent", "pluggy", "pandas")
@@ -203,8 +203,10 @@ def execute(
         raise
     finally:
         info["embedding_cache"] = {
-            c.backbone: ("hit" if c.cached else "miss") if use_cache else "off" for c in cells if c.status == "ok"
+            c.backbone: c.embedding_cache for c in cells if c.status == "ok"
         }
+        info["cells_from_cache"] = sum(c.cached for c in cells)
+        info["warmup_seconds"] = {k: round(v, 3) for k, v in WARMUP_SECONDS.items()}
         info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         info["seconds"] = round(time.perf_counter() - t0, 3)
         write_run(folder, info, cells, test_records, anomaly)

@@ -26,6 +26,12 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
         f"run {info.get('run_id', '?')} · train {split.get('train', '?')} nominal ·"
         f" test {split.get('test_nominal', '?')} nominal + {split.get('test_anomalies', '?')} anomalies · seed {info.get('seed', '?')}"
     )
+    warm = info.get("warmup_seconds") or {}
+    if warm:
+        caption += " · one-time compile (not in the columns): " + ", ".join(f"{k} {v:.0f} s" for k, v in warm.items())
+    from_cache = info.get("cells_from_cache", 0)
+    if from_cache:
+        caption += f" · {from_cache} cells from cache (their seconds are from the run that computed them)"
     table = Table(title=title, caption=caption, header_style="bold")
     for name, justify in [
         ("#", "right"), ("backbone", "left"), ("reducer", "left"), ("detector", "left"),

@@ -16,7 +16,7 @@ from seambench.runner import CellResult, sort_cells
 
 LEADERBOARD_COLUMNS = [
     "rank", "backbone", "reducer", "detector", "status", "auroc", "aupr", "fpr95",
-    "embed_s", "reduce_s", "fit_s", "score_s", "message",
+    "embed_s", "reduce_s", "fit_s", "score_s", "cache", "message",
 ]
 
 
@@ -61,6 +61,7 @@ def leaderboard_frame(cells: Iterable[CellResult]) -> pd.DataFrame:
             "reduce_s": cell.seconds.get("reduce"),
             "fit_s": cell.seconds.get("fit"),
             "score_s": cell.seconds.get("score"),
+            "cache": cell.cache,
             "message": cell.message,
         })
     frame = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
@@ -98,7 +99,7 @@ def write_run(folder: Path, run_info: dict[str, Any], cells: list[CellResult], t
     info = dict(run_info)
     info["cells"] = [
         {"backbone": c.backbone, "reducer": c.reducer, "detector": c.detector, "status": c.status,
-         "message": c.message, "metrics": c.metrics, "seconds": c.seconds}
+         "message": c.message, "metrics": c.metrics, "seconds": c.seconds, "cache": c.cache}
         for c in cells
     ]
     write_atomic(folder / "run.json", json.dumps(info, indent=2, default=str) + "\n")

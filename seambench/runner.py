@@ -35,7 +35,13 @@ class CellResult:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     scores: np.ndarray | None = None
-    cached: bool = False  # the backbone's features came from the embedding cache
+    embedding_cache: str = "off"  # "hit", "miss" (computed and stored) or "off" (not cacheable)
+    cached: bool = False  # the whole result was reused; its seconds are those of the run that computed it
+
+    @property
+    def cache(self) -> str:
+        """What the leaderboard's cache column says: "cell", or the embedding cache's state."""
+        return "cell" if self.cached else self.embedding_cache
 
     @property
     def cell(self) -> str:
@@ -98,11 +104,12 @@ def embed_records(backbone: Any, records: Sequence[ImageRecord], label: str, obs
     return np.concatenate(parts)
 
 
-def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Observer) -> tuple[np.ndarray, bool]:
+def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Observer) -> tuple[np.ndarray, str | None, bool]:
     """Features for ``records``, each distinct image embedded once, through the on-disk cache.
 
     Rows are computed in content-hash order, so any split of the same images hits the same
-    cache entry. Returns the features in ``records`` order and whether they came from the cache.
+    cache entry. Returns the features in ``records`` order, the cache key (None when the backbone
+    cannot be cached: caching is off or it has no ``identity()``) and whether it was a hit.
     """
     from seambench import cache
 
@@ -118,12 +125,26 @@ def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Obs
     cached = cache.load(key) if key is not None else None
     if cached is not None:
         observer.backbone_started(label, 0)
-        return np.asarray(cached[index], dtype=np.float32), True
+        return np.asarray(cached[index], dtype=np.float32), key, True
     observer.backbone_started(label, len(digests))
     features = embed_records(job.built, [first[d] for d in digests], label, observer)
     if key is not None:
         cache.store(key, features, {"backbone": label, "identity": identity(), "images": len(digests)})
-    return features[index], False
+    return features[index], key, False
+
+
+# One-time costs (numba compilation) per component type and process, kept out of the cells' columns.
+WARMUP_SECONDS: dict[str, float] = {}
+
+
+def warm_up(spec: ComponentSpec, component: Any) -> None:
+    """Pay a component's one-time compile cost before its first timed fit, once per process."""
+    fn = getattr(component, "warm_up", None)
+    if fn is None or spec.name in WARMUP_SECONDS:
+        return
+    t0 = time.perf_counter()
+    fn()
+    WARMUP_SECONDS[spec.name] = time.perf_counter() - t0
 
 
 def _message(exc: BaseException) -> str:
@@ -131,71 +152,99 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def _reduce(spec: ComponentSpec, train_x: np.ndarray, test_x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    reducer = spec.build()
+    warm_up(spec, reducer)
+    t0 = time.perf_counter()
+    reducer.fit(train_x)
+    train_r = np.asarray(reducer.transform(train_x), dtype=np.float32)
+    test_r = np.asarray(reducer.transform(test_x), dtype=np.float32)
+    return train_r, test_r, time.perf_counter() - t0
+
+
+def _detect(spec: ComponentSpec, train_r: np.ndarray, test_r: np.ndarray) -> tuple[np.ndarray, float, float]:
+    detector = spec.build()
+    warm_up(spec, detector)
+    t0 = time.perf_counter()
+    detector.fit(train_r)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = np.asarray(detector.score(test_r), dtype=np.float64).reshape(-1)
+    score_s = time.perf_counter() - t0
+    if scores.shape[0] != test_r.shape[0]:
+        raise SeambenchError(f"detector returned {scores.shape[0]} scores for {test_r.shape[0]} test images")
+    return scores, fit_s, score_s
+
+
 def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
-    """All cells of one backbone: embed once, reduce once per reducer, then each detector."""
+    """All cells of one backbone: embed once, reduce once per reducer, then each detector.
+
+    Cells whose result is already in the cache (same features, split and specs) are not refitted;
+    a reducer is fitted only when one of its cells is missing.
+    """
+    from seambench import cache
+
     b = job.backbone.label
-    cells = [(r, d) for r in job.reducers for d in job.detectors]
-
-    def all_cells(status: str, message: str) -> list[CellResult]:
-        out = [CellResult(b, r.label, d.label, status, message) for r, d in cells]
-        for c in out:
-            observer.cell_finished(c)
-        return out
-
     split = job.split
-    records = split.train + split.test
+    labels = split.labels
+    results: list[CellResult] = []
+
+    def finish(cell: CellResult) -> None:
+        observer.cell_finished(cell)
+        results.append(cell)
+
     t0 = time.perf_counter()
     try:
         if hasattr(job.built, "fit"):
             job.built.fit(split.training_images())
-        features, from_cache = embed_unique(job, records, observer)
+        features, embedding_key, embedding_hit = embed_unique(job, split.train + split.test, observer)
         write_artifacts = getattr(job.built, "write_artifacts", None)
         if write_artifacts is not None and job.artifacts_dir is not None:
             job.artifacts_dir.mkdir(parents=True, exist_ok=True)
             write_artifacts(job.artifacts_dir)
-    except WeightsUnavailable as exc:
-        return all_cells(SKIPPED, str(exc))
     except Exception as exc:
-        return all_cells(ERROR, _message(exc))
+        status, message = (SKIPPED, str(exc)) if isinstance(exc, WeightsUnavailable) else (ERROR, _message(exc))
+        for r in job.reducers:
+            for d in job.detectors:
+                finish(CellResult(b, r.label, d.label, status, message))
+        return results
     embed_s = time.perf_counter() - t0
     train_x, test_x = features[: len(split.train)], features[len(split.train) :]
-    labels = split.labels
+    split_key = cache.split_key([r.digest for r in split.train], [r.digest for r in split.test], split.test_anomaly)
+    embedding_state = "hit" if embedding_hit else "miss" if embedding_key else "off"
 
-    results: list[CellResult] = []
     for reducer_spec in job.reducers:
-        t0 = time.perf_counter()
-        try:
-            reducer = reducer_spec.build()
-            reducer.fit(train_x)
-            train_r = np.asarray(reducer.transform(train_x), dtype=np.float32)
-            test_r = np.asarray(reducer.transform(test_x), dtype=np.float32)
-            reduce_s = time.perf_counter() - t0
-        except Exception as exc:
-            for d in job.detectors:
-                cell = CellResult(b, reducer_spec.label, d.label, ERROR, _message(exc))
-                observer.cell_finished(cell)
-                results.append(cell)
-            continue
+        keys = {
+            d.label: cache.cell_key(embedding_key, split_key, reducer_spec.label, d.label) if embedding_key else None
+            for d in job.detectors
+        }
+        stored = {label: cache.load_cell(key) if key else None for label, key in keys.items()}
+        reduced: tuple[np.ndarray, np.ndarray, float] | Exception | None = None
         for detector_spec in job.detectors:
-            cell = CellResult(b, reducer_spec.label, detector_spec.label, OK)
+            cell = CellResult(b, reducer_spec.label, detector_spec.label, OK, embedding_cache=embedding_state)
+            hit = stored[detector_spec.label]
             try:
-                t0 = time.perf_counter()
-                detector = detector_spec.build()
-                detector.fit(train_r)
-                fit_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                scores = np.asarray(detector.score(test_r), dtype=np.float64).reshape(-1)
-                score_s = time.perf_counter() - t0
-                if scores.shape[0] != len(split.test):
-                    raise SeambenchError(f"detector returned {scores.shape[0]} scores for {len(split.test)} test images")
+                if hit is not None:
+                    scores, cell.seconds = hit
+                    cell.cached = True
+                else:
+                    if reduced is None:
+                        try:
+                            reduced = _reduce(reducer_spec, train_x, test_x)
+                        except Exception as exc:
+                            reduced = exc
+                    if isinstance(reduced, Exception):
+                        raise reduced
+                    train_r, test_r, reduce_s = reduced
+                    scores, fit_s, score_s = _detect(detector_spec, train_r, test_r)
+                    cell.seconds = {"embed": embed_s, "reduce": reduce_s, "fit": fit_s, "score": score_s}
+                    if keys[detector_spec.label]:
+                        cache.store_cell(keys[detector_spec.label], scores, cell.seconds)
                 cell.metrics = detection_metrics(labels, scores)
                 cell.scores = scores
-                cell.seconds = {"embed": embed_s, "reduce": reduce_s, "fit": fit_s, "score": score_s}
-                cell.cached = from_cache
             except Exception as exc:
                 cell.status, cell.message = ERROR, _message(exc)
-            observer.cell_finished(cell)
-            results.append(cell)
+            finish(cell)
     return results
 
 

@@ -78,3 +78,18 @@ def test_cache_info_and_clear_commands(easy_folder, tmp_path):
     cleared = CliRunner().invoke(main, ["cache", "clear", "embeddings"])
     assert cleared.exit_code == 0 and "freed" in cleared.output
     assert not cache.embeddings_root().exists()
+
+
+def test_cells_come_from_cache_and_a_new_detector_costs_only_itself(easy_folder, tmp_path):
+    first = run(easy_folder, tmp_path / "r")
+    second = run(easy_folder, tmp_path / "r")
+    info = json.loads((second / "run.json").read_text())
+    assert info["cells_from_cache"] == 4
+    board = pd.read_csv(second / "leaderboard.csv")
+    assert set(board["cache"]) == {"cell"}
+    pd.testing.assert_series_equal(board["fit_s"], pd.read_csv(first / "leaderboard.csv")["fit_s"])
+    grown = run(easy_folder, tmp_path / "r", "--detector", "knn:k=3,metric=manhattan")
+    board = pd.read_csv(grown / "leaderboard.csv")
+    assert len(board) == 8
+    assert (board[board.detector == "knn:k=3,metric=manhattan"]["cache"] == "hit").all()
+    assert (board[board.detector == "knn:k=3"]["cache"] == "cell").all()
