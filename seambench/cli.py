@@ -79,16 +79,28 @@ def _split_values(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=None, help="Seed of the nominal train/test split (default 0).")
 @click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for run folders (default ./results, or $SEAMBENCH_RESULTS).")
-def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root) -> None:
+@click.option("--protocol", type=click.Choice(["holdout", "leave-one-setting-out"]), default="holdout", show_default=True,
+              help="holdout: the failing settings held out once; leave-one-setting-out: every setting held out in turn.")
+@click.option("--seeds", default=None, metavar="0,1,2", help="Repeat the split (and any finetuning) per seed; report mean ± std.")
+@click.option("--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples for each AUROC's 95% CI.")
+@click.option("--ci-seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root,
+        protocol, seeds, bootstrap, ci_seed) -> None:
     """Run every backbone × reducer × detector and print the AUROC leaderboard.
 
     Without --matrix the packaged default matrix still supplies any axis you do not select.
     """
     from seambench.experiment import execute, prepare
-    from seambench.leaderboard import print_leaderboard
     from seambench.matrix import load_matrix
     from seambench.progress import RichProgress
     from seambench.results import read_run
+    from seambench.significance import StatsSettings
+
+    seed_list = _parse_seeds(seeds)
+    if seed_list is not None and seed is not None:
+        raise SeambenchError("give either --seed or --seeds, not both (--seeds 0,1,2 repeats the split per seed)")
+    if seed_list is not None:
+        seed = seed_list[0]
 
     matrix = load_matrix(None if matrix_file in (None, DEFAULT_MATRIX) else matrix_file)
     matrix = matrix.with_overrides(
@@ -101,13 +113,49 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
         seed=seed,
     )
     root = results_root or results_dir()
+    stats = StatsSettings(bootstrap=bootstrap, ci_seed=ci_seed)
+    argv = ["seambench", *sys.argv[1:]]
+    multi = protocol != "holdout" or (seed_list is not None and len(seed_list) > 1)
     with err_console.status("preparing data and checking the protocol"):
         prepared = prepare(matrix, _registry())
-    with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
-        folder, _ = execute(prepared, root, progress, argv=["seambench", *sys.argv[1:]])
+        if multi:
+            from seambench.multisplit import execute_splits, prepare_splits
+
+            splits = prepare_splits(prepared, protocol, seed_list or [matrix.seed])
+    if multi:
+        with RichProgress(splits.n_cells, err_console) as progress:
+            folder = execute_splits(splits, root, progress, argv=argv, stats=stats)
+    else:
+        with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
+            folder, _ = execute(prepared, root, progress, argv=argv, stats=stats)
     frame, info = read_run(folder)
-    print_leaderboard(frame, info, console)
-    console.print(f"wrote {folder}/leaderboard.csv, run.json, scores.parquet", highlight=False)
+    _show(frame, info)
+    extra = ", splits.csv" if multi else ""
+    console.print(f"wrote {folder}/leaderboard.csv, run.json, scores.parquet{extra}", highlight=False)
+
+
+def _parse_seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SeambenchError(f"--seeds {text!r} must be whole numbers separated by commas, e.g. --seeds 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise SeambenchError(f"--seeds {text!r} must name distinct seeds, e.g. --seeds 0,1,2")
+    return seeds
+
+
+def _show(frame, info) -> None:
+    """A run's leaderboard: the single-split table, or the aggregated seeds / LOSO table."""
+    if "protocol" in info:
+        from seambench.multiboard import print_multi
+
+        print_multi(frame, info, console)
+    else:
+        from seambench.leaderboard import print_leaderboard
+
+        print_leaderboard(frame, info, console)
 
 
 @main.command()
@@ -116,7 +164,6 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
 @click.option("--csv", "as_csv", is_flag=True, help="Print the CSV instead of the table.")
 def leaderboard(run_id: str | None, results_root: Path | None, as_csv: bool) -> None:
     """Re-print a saved run's leaderboard (default: the latest run)."""
-    from seambench.leaderboard import print_leaderboard
     from seambench.results import find_run, read_run
 
     folder = find_run(results_root or results_dir(), run_id)
@@ -124,7 +171,7 @@ def leaderboard(run_id: str | None, results_root: Path | None, as_csv: bool) -> 
     if as_csv:
         click.echo((folder / "leaderboard.csv").read_text(), nl=False)
     else:
-        print_leaderboard(frame, info, console)
+        _show(frame, info)
 
 
 @main.command()

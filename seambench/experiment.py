@@ -22,6 +22,7 @@ from seambench.matrix import Matrix
 from seambench.plugins import Registry
 from seambench.protocol import Split, leakage_proof, make_split, require_settings_to_train, resolve_holdout
 from seambench.results import new_run_id, write_run
+from seambench.significance import StatsSettings
 from seambench.runner import BackboneJob, CellResult, Observer, run_matrix
 from seambench.specs import ComponentSpec
 
@@ -163,12 +164,14 @@ class _Counting:
             self.inner.cell_finished(cell)
 
 
-def execute(prepared: PreparedRun, results_root: Path, observer: Observer | None = None, argv: Sequence[str] = ()) -> tuple[Path, list[CellResult]]:
+def execute(prepared: PreparedRun, results_root: Path, observer: Observer | None = None, argv: Sequence[str] = (),
+            stats: StatsSettings = StatsSettings()) -> tuple[Path, list[CellResult]]:
     """Run every cell and write the run folder, after every backbone and at the end."""
     run_id = new_run_id(results_root, prepared.dataset_spec.name)
     folder = results_root / run_id
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = run_info(prepared, run_id, started, argv or sys.argv)
+    info["statistics"] = stats.to_json()
     cells: list[CellResult] = []
     split = prepared.split
     test_records, anomaly = list(split.test), list(split.test_anomaly)
