@@ -175,6 +175,52 @@ def leaderboard(run_id: str | None, results_root: Path | None, as_csv: bool) -> 
 
 
 @main.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--force", is_flag=True, help="Compare even when the data fingerprint or held-out settings differ.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level for flagging a change.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the comparison as CSV.")
+def compare(run_a: str, run_b: str, results_root: Path | None, force: bool, alpha: float, as_csv: bool) -> None:
+    """ΔAUROC per cell between two runs (B − A), with its 95% CI; significant changes flagged."""
+    from rich.text import Text
+
+    from seambench.compare import check_comparable, compare_runs, load_run
+    from seambench.leaderboard import _ci, _num
+    from seambench.results import find_run
+
+    root = results_root or results_dir()
+    a, b = (load_run(find_run(root, r)) for r in (run_a, run_b))
+    warnings = check_comparable(a, b, force)
+    frame, only_a, only_b = compare_runs(a, b, alpha=alpha)
+    if frame.empty:
+        raise SeambenchError(f"runs {a.folder.name} and {b.folder.name} have no cell in common; nothing to compare")
+    if as_csv:
+        click.echo(frame.to_csv(index=False, float_format="%.6g"), nl=False)
+        return
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] compared with --force although {w}", highlight=False, soft_wrap=True)
+    table = Table(title=f"seambench compare · A = {a.folder.name} (seed {a.info.get('seed')}) · B = {b.folder.name} (seed {b.info.get('seed')})",
+                  header_style="bold")
+    with_split = bool(frame["split"].astype(bool).any())
+    for col in (["split"] if with_split else []) + ["backbone", "reducer", "detector", "AUROC A", "AUROC B", "Δ (B−A)", "95% CI of Δ", "p", "test", "change"]:
+        table.add_column(col, justify="left" if col in ("split", "backbone", "reducer", "detector", "test", "change") else "right")
+    for row in frame.itertuples(index=False):
+        style = {"better": "green", "worse": "red"}.get(row.change, "")
+        mark = {"better": "▲ better", "worse": "▼ worse"}.get(row.change, "")
+        table.add_row(*([row.split] if with_split else []), row.backbone, row.reducer, row.detector, _num(row.auroc_a),
+                      _num(row.auroc_b), f"{row.delta:+.3f}", _ci(row.delta_lo, row.delta_hi), f"{row.p:.3g}", row.test,
+                      Text(mark, style=style))
+    console.print(table)
+    n_sig = int((frame["change"] != "").sum())
+    console.print(f"{n_sig} of {len(frame)} cells changed significantly (p < {alpha:g});"
+                  " paired = same test images (DeLong on correlated ROC curves), unpaired = independent test sets", highlight=False)
+    for name, only in (("A", only_a), ("B", only_b)):
+        if only:
+            console.print(f"only in {name}: {', '.join(only)}", highlight=False, soft_wrap=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List the loaded plugins, their versions and what each registers."""
