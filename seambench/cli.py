@@ -221,6 +221,23 @@ def compare(run_a: str, run_b: str, results_root: Path | None, force: bool, alph
 
 
 @main.command()
+@click.argument("run_id", required=False)
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--projection", type=click.Choice(["umap", "pca"]), default="umap", show_default=True,
+              help="2-D projection of the embeddings (UMAP falls back to PCA when it cannot run).")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="ROC curves of this many top rows.")
+def report(run_id: str | None, results_root: Path | None, projection: str, top: int) -> None:
+    """Write RUN/report.html: one offline page with leaderboard, ROC curves, UMAP scatters, provenance."""
+    from seambench.report import build_report
+    from seambench.results import find_run
+
+    folder = find_run(results_root or results_dir(), run_id)
+    with err_console.status("drawing the report"):
+        out = build_report(folder, projection=projection, top=top)
+    console.print(f"wrote {out}", highlight=False)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List the loaded plugins, their versions and what each registers."""
