@@ -79,17 +79,29 @@ def _split_values(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=None, help="Seed of the nominal train/test split (default 0).")
 @click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for run folders (default ./results, or $SEAMBENCH_RESULTS).")
-@click.option("--no-cache", is_flag=True, help="Recompute embeddings instead of reusing the cache.")
-def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root, no_cache) -> None:
+@click.option("--protocol", type=click.Choice(["holdout", "leave-one-setting-out"]), default="holdout", show_default=True,
+              help="holdout: the failing settings held out once; leave-one-setting-out: every setting held out in turn.")
+@click.option("--seeds", default=None, metavar="0,1,2", help="Repeat the split (and any finetuning) per seed; report mean ± std.")
+@click.option("--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples for each AUROC's 95% CI.")
+@click.option("--ci-seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--no-cache", is_flag=True, help="Recompute embeddings and cells instead of reusing the cache.")
+def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root,
+        protocol, seeds, bootstrap, ci_seed, no_cache) -> None:
     """Run every backbone × reducer × detector and print the AUROC leaderboard.
 
     Without --matrix the packaged default matrix still supplies any axis you do not select.
     """
     from seambench.experiment import execute, prepare
-    from seambench.leaderboard import print_leaderboard
     from seambench.matrix import load_matrix
     from seambench.progress import RichProgress
     from seambench.results import read_run
+    from seambench.significance import StatsSettings
+
+    seed_list = _parse_seeds(seeds)
+    if seed_list is not None and seed is not None:
+        raise SeambenchError("give either --seed or --seeds, not both (--seeds 0,1,2 repeats the split per seed)")
+    if seed_list is not None:
+        seed = seed_list[0]
 
     matrix = load_matrix(None if matrix_file in (None, DEFAULT_MATRIX) else matrix_file)
     matrix = matrix.with_overrides(
@@ -102,13 +114,49 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
         seed=seed,
     )
     root = results_root or results_dir()
+    stats = StatsSettings(bootstrap=bootstrap, ci_seed=ci_seed)
+    argv = ["seambench", *sys.argv[1:]]
+    multi = protocol != "holdout" or (seed_list is not None and len(seed_list) > 1)
     with err_console.status("preparing data and checking the protocol"):
         prepared = prepare(matrix, _registry())
-    with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
-        folder, _ = execute(prepared, root, progress, argv=["seambench", *sys.argv[1:]], use_cache=not no_cache)
+        if multi:
+            from seambench.multisplit import execute_splits, prepare_splits
+
+            splits = prepare_splits(prepared, protocol, seed_list or [matrix.seed])
+    if multi:
+        with RichProgress(splits.n_cells, err_console) as progress:
+            folder = execute_splits(splits, root, progress, argv=argv, stats=stats, use_cache=not no_cache)
+    else:
+        with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
+            folder, _ = execute(prepared, root, progress, argv=argv, stats=stats, use_cache=not no_cache)
     frame, info = read_run(folder)
-    print_leaderboard(frame, info, console)
-    console.print(f"wrote {folder}/leaderboard.csv, run.json, scores.parquet", highlight=False)
+    _show(frame, info)
+    extra = ", splits.csv" if multi else ""
+    console.print(f"wrote {folder}/leaderboard.csv, run.json, scores.parquet{extra}", highlight=False)
+
+
+def _parse_seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SeambenchError(f"--seeds {text!r} must be whole numbers separated by commas, e.g. --seeds 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise SeambenchError(f"--seeds {text!r} must name distinct seeds, e.g. --seeds 0,1,2")
+    return seeds
+
+
+def _show(frame, info) -> None:
+    """A run's leaderboard: the single-split table, or the aggregated seeds / LOSO table."""
+    if "protocol" in info:
+        from seambench.multiboard import print_multi
+
+        print_multi(frame, info, console)
+    else:
+        from seambench.leaderboard import print_leaderboard
+
+        print_leaderboard(frame, info, console)
 
 
 @main.command()
@@ -117,7 +165,6 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
 @click.option("--csv", "as_csv", is_flag=True, help="Print the CSV instead of the table.")
 def leaderboard(run_id: str | None, results_root: Path | None, as_csv: bool) -> None:
     """Re-print a saved run's leaderboard (default: the latest run)."""
-    from seambench.leaderboard import print_leaderboard
     from seambench.results import find_run, read_run
 
     folder = find_run(results_root or results_dir(), run_id)
@@ -125,7 +172,70 @@ def leaderboard(run_id: str | None, results_root: Path | None, as_csv: bool) -> 
     if as_csv:
         click.echo((folder / "leaderboard.csv").read_text(), nl=False)
     else:
-        print_leaderboard(frame, info, console)
+        _show(frame, info)
+
+
+@main.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--force", is_flag=True, help="Compare even when the data fingerprint or held-out settings differ.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level for flagging a change.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the comparison as CSV.")
+def compare(run_a: str, run_b: str, results_root: Path | None, force: bool, alpha: float, as_csv: bool) -> None:
+    """ΔAUROC per cell between two runs (B − A), with its 95% CI; significant changes flagged."""
+    from rich.text import Text
+
+    from seambench.compare import check_comparable, compare_runs, load_run
+    from seambench.leaderboard import _ci, _num
+    from seambench.results import find_run
+
+    root = results_root or results_dir()
+    a, b = (load_run(find_run(root, r)) for r in (run_a, run_b))
+    warnings = check_comparable(a, b, force)
+    frame, only_a, only_b = compare_runs(a, b, alpha=alpha)
+    if frame.empty:
+        raise SeambenchError(f"runs {a.folder.name} and {b.folder.name} have no cell in common; nothing to compare")
+    if as_csv:
+        click.echo(frame.to_csv(index=False, float_format="%.6g"), nl=False)
+        return
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] compared with --force although {w}", highlight=False, soft_wrap=True)
+    table = Table(title=f"seambench compare · A = {a.folder.name} (seed {a.info.get('seed')}) · B = {b.folder.name} (seed {b.info.get('seed')})",
+                  header_style="bold")
+    with_split = bool(frame["split"].astype(bool).any())
+    for col in (["split"] if with_split else []) + ["backbone", "reducer", "detector", "AUROC A", "AUROC B", "Δ (B−A)", "95% CI of Δ", "p", "test", "change"]:
+        table.add_column(col, justify="left" if col in ("split", "backbone", "reducer", "detector", "test", "change") else "right")
+    for row in frame.itertuples(index=False):
+        style = {"better": "green", "worse": "red"}.get(row.change, "")
+        mark = {"better": "▲ better", "worse": "▼ worse"}.get(row.change, "")
+        table.add_row(*([row.split] if with_split else []), row.backbone, row.reducer, row.detector, _num(row.auroc_a),
+                      _num(row.auroc_b), f"{row.delta:+.3f}", _ci(row.delta_lo, row.delta_hi), f"{row.p:.3g}", row.test,
+                      Text(mark, style=style))
+    console.print(table)
+    n_sig = int((frame["change"] != "").sum())
+    console.print(f"{n_sig} of {len(frame)} cells changed significantly (p < {alpha:g});"
+                  " paired = same test images (DeLong on correlated ROC curves), unpaired = independent test sets", highlight=False)
+    for name, only in (("A", only_a), ("B", only_b)):
+        if only:
+            console.print(f"only in {name}: {', '.join(only)}", highlight=False, soft_wrap=True)
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--projection", type=click.Choice(["umap", "pca"]), default="umap", show_default=True,
+              help="2-D projection of the embeddings (UMAP falls back to PCA when it cannot run).")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="ROC curves of this many top rows.")
+def report(run_id: str | None, results_root: Path | None, projection: str, top: int) -> None:
+    """Write RUN/report.html: one offline page with leaderboard, ROC curves, UMAP scatters, provenance."""
+    from seambench.report import build_report
+    from seambench.results import find_run
+
+    folder = find_run(results_root or results_dir(), run_id)
+    with err_console.status("drawing the report"):
+        out = build_report(folder, projection=projection, top=top)
+    console.print(f"wrote {out}", highlight=False)
 
 
 @main.command()

@@ -23,6 +23,7 @@ from seambench.plugins import Registry
 from seambench.protocol import Split, leakage_proof, make_split, require_settings_to_train, resolve_holdout
 from seambench.results import new_run_id, write_run
 from seambench.runner import WARMUP_SECONDS, BackboneJob, CellResult, Observer, run_matrix
+from seambench.significance import StatsSettings
 from seambench.specs import ComponentSpec
 
 VERSIONED = ("seambench", "numpy", "torch", "timm", "scikit-learn", "umap-learn", "pynndescent", "pluggy", "pandas")
@@ -175,12 +176,14 @@ def execute(
     observer: Observer | None = None,
     argv: Sequence[str] = (),
     use_cache: bool = True,
+    stats: StatsSettings = StatsSettings(),
 ) -> tuple[Path, list[CellResult]]:
     """Run every cell and write the run folder, after every backbone and at the end."""
     run_id = new_run_id(results_root, prepared.dataset_spec.name)
     folder = results_root / run_id
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = run_info(prepared, run_id, started, argv or sys.argv)
+    info["statistics"] = stats.to_json()
     cells: list[CellResult] = []
     split = prepared.split
     test_records, anomaly = list(split.test), list(split.test_anomaly)

@@ -18,6 +18,36 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def _ci(lo: Any, hi: Any) -> str:
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "—"
+    return f"{float(lo):.3f}–{float(hi):.3f}"
+
+
+def _mark(tied: Any) -> str:
+    return "★" if tied is True or (tied is not None and not pd.isna(tied) and bool(tied)) else ""
+
+
+def _level(info: dict[str, Any]) -> str:
+    return f"{100 * info.get('statistics', {}).get('level', 0.95):g}%"
+
+
+def best_row_line(frame: pd.DataFrame, info: dict[str, Any]) -> str | None:
+    """One sentence naming the best row and its CI, and what the ★ marks mean."""
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty or "auroc_lo" not in ok or pd.isna(ok["auroc_lo"].iloc[0]):
+        return None
+    best = ok.iloc[0]
+    stats = info.get("statistics", {})
+    tied = int(ok["tied_best"].fillna(False).astype(bool).sum()) if "tied_best" in ok else 0
+    return (
+        f"best: {best.backbone} | {best.reducer} | {best.detector}  AUROC {best.auroc:.3f}"
+        f" ({_level(info)} CI {best.auroc_lo:.3f}–{best.auroc_hi:.3f}, {stats.get('bootstrap', '?')} stratified bootstrap"
+        f" resamples, seed {stats.get('ci_seed', '?')}); ★ = not significantly worse than the best"
+        f" (DeLong, p ≥ {stats.get('alpha', 0.05):g}): {tied} of {len(ok)} rows"
+    )
+
+
 def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
     split = info.get("split", {})
     holdout = ", ".join(info.get("holdout", [])) or "none (labels)"
@@ -35,7 +65,7 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
     table = Table(title=title, caption=caption, header_style="bold")
     for name, justify in [
         ("#", "right"), ("backbone", "left"), ("reducer", "left"), ("detector", "left"),
-        ("AUROC", "right"), ("AUPR", "right"), ("FPR@95", "right"),
+        ("AUROC", "right"), (f"{_level(info)} CI", "right"), ("≈best", "center"), ("AUPR", "right"), ("FPR@95", "right"),
         ("embed s", "right"), ("reduce s", "right"), ("fit s", "right"), ("score s", "right"), ("status", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=name in ("backbone", "reducer", "detector"))
@@ -45,7 +75,8 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
         table.add_row(
             "" if pd.isna(row.rank) else str(row.rank),
             row.backbone, row.reducer, row.detector,
-            _num(row.auroc), _num(row.aupr), _num(row.fpr95),
+            _num(row.auroc), _ci(getattr(row, "auroc_lo", None), getattr(row, "auroc_hi", None)),
+            _mark(getattr(row, "tied_best", None)), _num(row.aupr), _num(row.fpr95),
             _num(row.embed_s, 2), _num(row.reduce_s, 2), _num(row.fit_s, 3), _num(row.score_s, 3),
             Text(status, style=style),
         )
@@ -53,4 +84,8 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
 
 
 def print_leaderboard(frame: pd.DataFrame, info: dict[str, Any], console: Console | None = None) -> None:
-    (console or Console()).print(leaderboard_table(frame, info))
+    console = console or Console()
+    console.print(leaderboard_table(frame, info))
+    line = best_row_line(frame, info)
+    if line:
+        console.print(line, highlight=False, soft_wrap=True)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from seambench.errors import SeambenchError
 from seambench.runner import CellResult, sort_cells
+from seambench.significance import RowStats, StatsSettings, row_statistics
 
 LEADERBOARD_COLUMNS = [
-    "rank", "backbone", "reducer", "detector", "status", "auroc", "aupr", "fpr95",
-    "embed_s", "reduce_s", "fit_s", "score_s", "cache", "message",
+    "rank", "backbone", "reducer", "detector", "status", "auroc", "auroc_lo", "auroc_hi", "p_vs_best", "tied_best",
+    "aupr", "fpr95", "embed_s", "reduce_s", "fit_s", "score_s", "cache", "message",
 ]
 
 
@@ -36,18 +39,29 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def leaderboard_frame(cells: Iterable[CellResult]) -> pd.DataFrame:
+def cell_statistics(cells: Iterable[CellResult], anomaly: list[bool], settings: StatsSettings) -> dict[str, RowStats]:
+    """CI and DeLong-vs-best per scored cell, keyed by ``cell.cell``."""
+    scored = {c.cell: c.scores for c in cells if c.scores is not None}
+    if not scored:
+        return {}
+    return row_statistics(np.asarray(anomaly, dtype=bool), scored, settings)
+
+
+def leaderboard_frame(cells: Iterable[CellResult], stats: dict[str, RowStats] | None = None) -> pd.DataFrame:
     rows = []
     rank = 0
+    stats = stats or {}
     for cell in sort_cells(cells):
         ok = cell.status == "ok"
         rank += ok
+        row_stats = stats.get(cell.cell)
         rows.append({
             "rank": rank if ok else None,
             "backbone": cell.backbone,
@@ -55,6 +69,10 @@ def leaderboard_frame(cells: Iterable[CellResult]) -> pd.DataFrame:
             "detector": cell.detector,
             "status": cell.status,
             "auroc": cell.metrics.get("auroc"),
+            "auroc_lo": None if row_stats is None else row_stats.auroc_lo,
+            "auroc_hi": None if row_stats is None else row_stats.auroc_hi,
+            "p_vs_best": None if row_stats is None else row_stats.p_vs_best,
+            "tied_best": None if row_stats is None else row_stats.tied_best,
             "aupr": cell.metrics.get("aupr"),
             "fpr95": cell.metrics.get("fpr95"),
             "embed_s": cell.seconds.get("embed"),
@@ -89,7 +107,8 @@ def scores_frame(cells: Iterable[CellResult], test_records: list, anomaly: list[
 
 def write_run(folder: Path, run_info: dict[str, Any], cells: list[CellResult], test_records: list, anomaly: list[bool]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    frame = leaderboard_frame(cells)
+    stats = cell_statistics(cells, anomaly, StatsSettings.from_json(run_info.get("statistics")))
+    frame = leaderboard_frame(cells, stats)
     write_atomic(folder / "leaderboard.csv", frame.to_csv(index=False, float_format="%.6g"))
     scores = scores_frame(cells, test_records, anomaly)
     if not scores.empty:
@@ -99,7 +118,8 @@ def write_run(folder: Path, run_info: dict[str, Any], cells: list[CellResult], t
     info = dict(run_info)
     info["cells"] = [
         {"backbone": c.backbone, "reducer": c.reducer, "detector": c.detector, "status": c.status,
-         "message": c.message, "metrics": c.metrics, "seconds": c.seconds, "cache": c.cache}
+         "message": c.message, "metrics": c.metrics, "seconds": c.seconds, "cache": c.cache,
+         **({"statistics": asdict(stats[c.cell])} if c.cell in stats else {})}
         for c in cells
     ]
     write_atomic(folder / "run.json", json.dumps(info, indent=2, default=str) + "\n")
@@ -122,5 +142,7 @@ def read_run(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = pd.read_csv(folder / "leaderboard.csv", dtype={"message": str})
     frame["rank"] = frame["rank"].astype("Int64")
     frame["message"] = frame["message"].fillna("")
+    if "tied_best" in frame:
+        frame["tied_best"] = frame["tied_best"].map({True: True, False: False, "True": True, "False": False}).astype("boolean")
     info = json.loads((folder / "run.json").read_text())
     return frame, info

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from seambench.data import ImageRecord, load_batch
+from seambench.embeddings import write_embeddings
 from seambench.errors import SeambenchError, WeightsUnavailable
 from seambench.metrics import detection_metrics
 from seambench.protocol import Split
@@ -78,6 +79,7 @@ class BackboneJob:
     split: Split
     artifacts_dir: Path | None = None  # where the backbone may write files (training curves, ...)
     use_cache: bool = True
+    save_embeddings: bool = True  # write embeddings.npy into artifacts_dir (for the report's scatter)
 
 
 class LocalExecutor:
@@ -198,6 +200,8 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
         if hasattr(job.built, "fit"):
             job.built.fit(split.training_images())
         features, embedding_key, embedding_hit = embed_unique(job, split.train + split.test, observer)
+        if job.save_embeddings and job.artifacts_dir is not None:
+            write_embeddings(job.artifacts_dir, split, features)
         write_artifacts = getattr(job.built, "write_artifacts", None)
         if write_artifacts is not None and job.artifacts_dir is not None:
             job.artifacts_dir.mkdir(parents=True, exist_ok=True)
