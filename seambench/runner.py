@@ -8,16 +8,16 @@ distributed executor (Ray) can replace the local loop without touching the rest.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from seambench.data import ImageRecord, load_batch
-from seambench.errors import SeambenchError, WeightsUnavailable
+from seambench.errors import LeakageError, SeambenchError, WeightsUnavailable
 from seambench.metrics import detection_metrics
-from seambench.protocol import Split
+from seambench.protocol import Split, check_trained_on
 from seambench.specs import ComponentSpec
 
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
@@ -42,7 +42,12 @@ class CellResult:
 
 
 class Observer(Protocol):
-    """What the runner reports while it works (the CLI draws progress bars from it)."""
+    """What the runner reports while it works (the CLI draws progress bars from it).
+
+    Optional methods, called only when the observer has them:
+    ``training_progress(label, epoch, epochs)`` while a backbone trains, and
+    ``training_verified(label, proof)`` once what it trained on has passed the leakage check.
+    """
 
     def backbone_started(self, label: str, n_images: int) -> None: ...
     def images_embedded(self, label: str, n: int) -> None: ...
@@ -96,6 +101,28 @@ def embed_records(backbone: Any, records: Sequence[ImageRecord], label: str, obs
     return np.concatenate(parts)
 
 
+def _notify(observer: Observer, event: str, *args: Any) -> None:
+    method = getattr(observer, event, None)
+    if method is not None:
+        method(*args)
+
+
+def fit_backbone(backbone: Any, split: Split, label: str, observer: Observer) -> None:
+    """Train a trainable backbone on nominal-train, then prove what it actually trained on.
+
+    A LeakageError here is not a cell error: it stops the whole run.
+    """
+    training = replace(
+        split.training_images(),
+        on_epoch=lambda epoch, epochs: _notify(observer, "training_progress", label, epoch, epochs),
+    )
+    backbone.fit(training)
+    trained_on = getattr(backbone, "trained_on", None)
+    digests = list(trained_on()) if trained_on is not None else [r.digest for r in training.records]
+    proof = check_trained_on(split, digests, label)
+    _notify(observer, "training_verified", label, proof)
+
+
 def _message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -118,7 +145,7 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
     t0 = time.perf_counter()
     try:
         if hasattr(job.built, "fit"):
-            job.built.fit(split.training_images())
+            fit_backbone(job.built, split, b, observer)
         features = embed_records(job.built, records, b, observer)
         write_artifacts = getattr(job.built, "write_artifacts", None)
         if write_artifacts is not None and job.artifacts_dir is not None:
@@ -126,6 +153,8 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
             write_artifacts(job.artifacts_dir)
     except WeightsUnavailable as exc:
         return all_cells(SKIPPED, str(exc))
+    except LeakageError:
+        raise
     except Exception as exc:
         return all_cells(ERROR, _message(exc))
     embed_s = time.perf_counter() - t0
