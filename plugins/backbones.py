@@ -245,7 +245,12 @@ class ImagenetTimmBackbone(TimmBackbone):
     def fetch(self) -> Path:
         """Fill timm's cache (`seambench weights fetch`); a file already here is reused."""
         found = weights_lookup.find_local(self.request, self.weights_file or None)
-        return (found or weights_lookup.download(self.request)).path
+        if found is not None:
+            return found.path
+        try:
+            return weights_lookup.download(self.request).path
+        except WeightsUnavailable as exc:
+            raise WeightsUnavailable(f"{exc}; without network, {weights_lookup.where_to_put(self.request)}") from None
 
 
 def _file_sha256(path: Path) -> str:

@@ -9,9 +9,12 @@ a download, only when the machine is online. Files are read as tensors only: saf
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from seambench.errors import SeambenchError, SpecError, WeightsUnavailable
 
@@ -52,7 +55,10 @@ def pretrained_request(model: str, tag: str = "") -> WeightsRequest:
     from timm.models import get_pretrained_cfg
 
     full = f"{model}.{tag}" if tag else model
-    cfg = get_pretrained_cfg(full, allow_unregistered=False)
+    try:
+        cfg = get_pretrained_cfg(full, allow_unregistered=False)
+    except RuntimeError:  # timm: unknown tag, or an architecture with no pretrained weights
+        cfg = None
     if cfg is None:
         tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{model}.*")]
         if not tags:
@@ -65,6 +71,21 @@ def pretrained_request(model: str, tag: str = "") -> WeightsRequest:
 def offline() -> bool:
     """True when the environment asks for no network (read at call time, not import time)."""
     return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on") for k in OFFLINE_ENVS)
+
+
+@cache
+def reachable(host: str, timeout: float = 3.0) -> bool:
+    """One quick TCP probe per host and process, so a machine without network fails fast
+    instead of sitting through the hub client's retries."""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_host() -> str:
+    return urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
 
 
 def weights_dir() -> Path | None:
@@ -112,29 +133,40 @@ def find_local(request: WeightsRequest, explicit: str | Path | None = None) -> R
     return None
 
 
-def missing_message(request: WeightsRequest, component: str) -> str:
-    """The one line a skipped cell shows: which file to put where."""
+def where_to_put(request: WeightsRequest) -> str:
     folder = weights_dir()
     where = f"{folder}/{request.file_names[0]}" if folder else f"$SEAMBENCH_WEIGHTS_DIR/{request.file_names[0]}"
+    return f"put the state dict at {where} (or .pth)"
+
+
+def missing_message(request: WeightsRequest, component: str) -> str:
+    """The one line a skipped cell shows: which file to put where."""
     return (
-        f"{component}: no weights for {request.name} here and no network; put the state dict at {where}"
-        f" (or .pth), pass weights=PATH, or run `seambench weights fetch {component}` once online"
+        f"{component}: no weights for {request.name} here and no network; {where_to_put(request)},"
+        f" pass weights=PATH, or run `seambench weights fetch {component}` once online"
     )
 
 
 def download(request: WeightsRequest) -> ResolvedWeights:
     """Fetch into timm's own cache (the hub when timm has a hub id, else torch hub)."""
+    if offline():
+        raise WeightsUnavailable(f"cannot download {request.name}: the network is switched off (HF_HUB_OFFLINE / SEAMBENCH_OFFLINE)")
     errors = []
-    if request.hf_hub_id:
+    if request.hf_hub_id and not reachable(hub_host()):
+        errors.append(f"{hub_host()} unreachable")
+    elif request.hf_hub_id:
         from huggingface_hub import hf_hub_download
 
         for name in HUB_FILES:
             try:
                 path = hf_hub_download(request.hf_hub_id, name, cache_dir=str(hf_cache_dir()))
                 return ResolvedWeights(Path(path), "download")
-            except Exception as exc:  # network down, file not in repo, ...
-                errors.append(f"{type(exc).__name__}")
-    if request.url:
+            except Exception as exc:  # file not in the repo, connection dropped, ...
+                errors.append(f"{name}: {type(exc).__name__}")
+    url_host = urlparse(request.url).hostname if request.url else None
+    if request.url and url_host and not reachable(url_host):
+        errors.append(f"{url_host} unreachable")
+    elif request.url:
         import torch.hub
 
         target = torch_hub_checkpoints() / os.path.basename(request.url.split("?")[0])
@@ -144,7 +176,7 @@ def download(request: WeightsRequest) -> ResolvedWeights:
             return ResolvedWeights(target, "download")
         except Exception as exc:
             errors.append(f"{type(exc).__name__}")
-    raise WeightsUnavailable(f"download of {request.name} failed ({', '.join(errors) or 'no source'})")
+    raise WeightsUnavailable(f"download of {request.name} failed ({'; '.join(errors) or 'timm names no source'})")
 
 
 def resolve(request: WeightsRequest, component: str, explicit: str | Path | None = None) -> ResolvedWeights:
