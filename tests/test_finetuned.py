@@ -217,3 +217,13 @@ def test_a_plugin_that_trains_on_a_forbidden_image_stops_the_run(easy_folder, tm
     info = json.loads((next((tmp_path / "out").iterdir()) / "run.json").read_text())
     assert info["status"] == "failed" and info["leakage"]["passed"] is False
     assert {c["backbone"] for c in info["cells"]} == {"histogram:bins=8"}  # what finished before is kept
+
+
+def test_finetune_protocols_matrix_resolves_every_row():
+    from seambench.matrix import load_matrix
+
+    matrix = load_matrix(Path(__file__).parents[1] / "benchmarks" / "finetune_protocols.toml")
+    registry = build_registry(entry_points=False)
+    labels = [registry.resolve("backbone", b).label for b in matrix.backbones]
+    assert len(set(labels)) == len(labels)
+    assert "imagenet-resnet50" in labels and sum(label.startswith("finetuned:") for label in labels) >= 8
