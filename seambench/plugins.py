@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "seambench"
 BUILTIN_PLUGINS = (
     "seambench_plugins.datasets",
     "seambench_plugins.backbones",
+    "seambench_plugins.finetuned",
     "seambench_plugins.reducers",
     "seambench_plugins.detectors",
 )

@@ -22,6 +22,7 @@ class RichProgress:
         )
         self.cells = self.progress.add_task("cells", total=n_cells)
         self.extract: dict[str, int] = {}
+        self.training: dict[str, int] = {}
 
     def __enter__(self) -> "RichProgress":
         self.progress.start()
@@ -39,3 +40,9 @@ class RichProgress:
 
     def cell_finished(self, cell: CellResult) -> None:
         self.progress.advance(self.cells)
+
+    def training_progress(self, label: str, epoch: int, epochs: int) -> None:
+        """Epochs done of a backbone that trains before it embeds."""
+        if label not in self.training:
+            self.training[label] = self.progress.add_task(f"train {label}", total=epochs)
+        self.progress.update(self.training[label], completed=epoch, total=epochs)

@@ -30,6 +30,7 @@ class Split:
     test_anomaly: tuple[bool, ...]
     seed: int
     test_fraction: float
+    fingerprint: str = ""  # of the dataset the split was made from
 
     @property
     def labels(self) -> np.ndarray:
@@ -40,7 +41,7 @@ class Split:
         return tuple(sorted({r.setting for r in self.train}))
 
     def training_images(self) -> TrainingImages:
-        return TrainingImages(self.train, self.nominal_settings)
+        return TrainingImages(self.train, self.nominal_settings, self.fingerprint, self.holdout, self.seed)
 
     def sizes(self) -> dict[str, int]:
         anomalies = int(sum(self.test_anomaly))
@@ -109,7 +110,7 @@ def make_split(dataset: Dataset, holdout: tuple[str, ...], *, test_fraction: flo
 
     test = nominal_test + anomaly_records
     anomaly = [False] * len(nominal_test) + [True] * len(anomaly_records)
-    split = Split(tuple(holdout), tuple(train), tuple(test), tuple(anomaly), seed, test_fraction)
+    split = Split(tuple(holdout), tuple(train), tuple(test), tuple(anomaly), seed, test_fraction, dataset.fingerprint)
     if not any(anomaly):
         raise ProtocolError(
             "the test set has no anomalies: hold out a failing setting with --holdout SETTING,"
@@ -179,3 +180,27 @@ def leakage_proof(split: Split, extra_training: dict[str, Iterable[ImageRecord]]
         "fail_in_training": 0,
         "passed": True,
     }
+
+
+def check_trained_on(split: Split, digests: Iterable[str], component: str) -> dict:
+    """What a backbone says it trained on must be nominal-train content; anything else stops the run.
+
+    Called after ``fit``: a plugin that fed a test, held-out or FAIL image into training raises
+    LeakageError naming the image. Returns the proof entry for run.json.
+    """
+    used = set(digests)
+    train_digests = {r.digest for r in split.train}
+    outside = used - train_digests
+    if outside:
+        test_keys = {r.digest: (r.key, anomaly) for r, anomaly in zip(split.test, split.test_anomaly)}
+        known = sorted(test_keys[d] for d in outside if d in test_keys)
+        if known:
+            key, anomaly = known[0]
+            what = f"{'held-out/FAIL' if anomaly else 'nominal test'} image {key}"
+        else:
+            what = "an image that is not in nominal-train"
+        raise LeakageError(
+            f"leakage: backbone {component} trained on {what}"
+            f" ({len(outside)} image{'s' if len(outside) != 1 else ''} outside nominal-train); the run is stopped"
+        )
+    return {"images": len(used), "content_sha256": _digest_set_hash(used), "outside_nominal_train": 0}

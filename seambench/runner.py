@@ -8,7 +8,7 @@ distributed executor (Ray) can replace the local loop without touching the rest.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -16,9 +16,9 @@ import numpy as np
 
 from seambench.data import ImageRecord, load_batch
 from seambench.embeddings import write_embeddings
-from seambench.errors import SeambenchError, WeightsUnavailable
+from seambench.errors import LeakageError, SeambenchError, WeightsUnavailable
 from seambench.metrics import detection_metrics
-from seambench.protocol import Split
+from seambench.protocol import Split, check_trained_on
 from seambench.specs import ComponentSpec
 
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
@@ -50,7 +50,12 @@ class CellResult:
 
 
 class Observer(Protocol):
-    """What the runner reports while it works (the CLI draws progress bars from it)."""
+    """What the runner reports while it works (the CLI draws progress bars from it).
+
+    Optional methods, called only when the observer has them:
+    ``training_progress(label, epoch, epochs)`` while a backbone trains, and
+    ``training_verified(label, proof)`` once what it trained on has passed the leakage check.
+    """
 
     def backbone_started(self, label: str, n_images: int) -> None: ...
     def images_embedded(self, label: str, n: int) -> None: ...
@@ -149,6 +154,28 @@ def warm_up(spec: ComponentSpec, component: Any) -> None:
     WARMUP_SECONDS[spec.name] = time.perf_counter() - t0
 
 
+def _notify(observer: Observer, event: str, *args: Any) -> None:
+    method = getattr(observer, event, None)
+    if method is not None:
+        method(*args)
+
+
+def fit_backbone(backbone: Any, split: Split, label: str, observer: Observer) -> None:
+    """Train a trainable backbone on nominal-train, then prove what it actually trained on.
+
+    A LeakageError here is not a cell error: it stops the whole run.
+    """
+    training = replace(
+        split.training_images(),
+        on_epoch=lambda epoch, epochs: _notify(observer, "training_progress", label, epoch, epochs),
+    )
+    backbone.fit(training)
+    trained_on = getattr(backbone, "trained_on", None)
+    digests = list(trained_on()) if trained_on is not None else [r.digest for r in training.records]
+    proof = check_trained_on(split, digests, label)
+    _notify(observer, "training_verified", label, proof)
+
+
 def _message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -198,7 +225,7 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
     t0 = time.perf_counter()
     try:
         if hasattr(job.built, "fit"):
-            job.built.fit(split.training_images())
+            fit_backbone(job.built, split, b, observer)
         features, embedding_key, embedding_hit = embed_unique(job, split.train + split.test, observer)
         if job.save_embeddings and job.artifacts_dir is not None:
             write_embeddings(job.artifacts_dir, split, features)
@@ -206,6 +233,8 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
         if write_artifacts is not None and job.artifacts_dir is not None:
             job.artifacts_dir.mkdir(parents=True, exist_ok=True)
             write_artifacts(job.artifacts_dir)
+    except LeakageError:
+        raise
     except Exception as exc:
         status, message = (SKIPPED, str(exc)) if isinstance(exc, WeightsUnavailable) else (ERROR, _message(exc))
         for r in job.reducers:

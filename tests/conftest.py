@@ -27,9 +27,15 @@ def session_dirs(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path, monkeypatch):
-    """Each test gets its own cache and results folder."""
+    """No test writes into the user's cache or ./results, finds the user's weights, or touches the network."""
     monkeypatch.setenv("SEAMBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SEAMBENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("SEAMBENCH_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("SEAMBENCH_WEIGHTS_DIR", raising=False)
 
 
 def write_setting_images(root: Path, brightness: dict[str, float], per_setting: int = 6, size: int = 32, seed: int = 0) -> Path:
