@@ -205,10 +205,11 @@ def build_report(folder: Path, projection: str = UMAP, top: int = 5) -> Path:
     curves = []
     for spec in info.get("components", {}).get("backbones", []):
         d = backbones_dir / safe_name(spec["spec"])
-        if (d / "training_curves.csv").is_file():
-            curves.append((spec["spec"], curves_png(d / "training_curves.csv")))
-        elif (d / "training_curves.png").is_file():
-            curves.append((spec["spec"], "data:image/png;base64," + base64.b64encode((d / "training_curves.png").read_bytes()).decode()))
+        # seambench.curves writes training.csv and training.png; draw from the CSV if the PNG is missing.
+        if (d / "training.png").is_file():
+            curves.append((spec["spec"], "data:image/png;base64," + base64.b64encode((d / "training.png").read_bytes()).decode()))
+        elif (d / "training.csv").is_file():
+            curves.append((spec["spec"], curves_png(d / "training.csv")))
     if curves:
         parts.append("<h2>Finetuning curves</h2><div class='figs'>" + "".join(
             f"<figure><img alt='training curves of {html.escape(l)}' src='{s}'><figcaption>{html.escape(l)}</figcaption></figure>"

@@ -28,7 +28,7 @@ def report(tmp_path_factory):
     assert run.exit_code == 0, run.output
     (folder,) = results.iterdir()
     # A finetuned backbone would leave its curves here; the report must draw them.
-    (folder / "backbones" / "histogram_bins=16" / "training_curves.csv").write_text(
+    (folder / "backbones" / "histogram_bins=16" / "training.csv").write_text(
         "epoch,train_loss,train_acc,val_loss,val_acc\n1,1.2,0.4,1.3,0.35\n2,0.8,0.6,1.0,0.5\n3,0.6,0.7,0.9,0.55\n")
     result = CliRunner().invoke(main, ["report", folder.name, "--results", str(results)])
     assert result.exit_code == 0, result.output
