@@ -18,6 +18,7 @@ from seambench.data import ImageRecord, load_batch
 from seambench.embeddings import write_embeddings
 from seambench.errors import LeakageError, SeambenchError, WeightsUnavailable
 from seambench.metrics import detection_metrics
+from seambench.prefetch import batches, prefetched
 from seambench.protocol import Split, check_trained_on
 from seambench.specs import ComponentSpec
 
@@ -96,19 +97,27 @@ class LocalExecutor:
 
 
 def embed_records(backbone: Any, records: Sequence[ImageRecord], label: str, observer: Observer) -> np.ndarray:
-    """Embed records in batches, decoding each batch just before it is needed."""
-    batch = max(1, int(getattr(backbone, "batch_size", 32)))
-    parts = []
-    for start in range(0, len(records), batch):
-        chunk = records[start : start + batch]
-        features = np.asarray(backbone.embed(load_batch(chunk)), dtype=np.float32)
+    """Embed records in batches; the next batch is decoded in a thread while this one is embedded.
+
+    Never more than two batches of decoded images exist at once, however many records there are.
+    """
+    size = max(1, int(getattr(backbone, "batch_size", 32)))
+    chunks = batches(records, size)
+    out: np.ndarray | None = None
+    done = 0
+    for chunk, images in prefetched(chunks, load_batch):
+        features = np.asarray(backbone.embed(images), dtype=np.float32)
+        del images
         if features.ndim != 2 or features.shape[0] != len(chunk):
             raise SeambenchError(
                 f"backbone {label} returned features of shape {features.shape} for {len(chunk)} images; expected (n, d)"
             )
-        parts.append(features)
+        if out is None:
+            out = np.empty((len(records), features.shape[1]), dtype=np.float32)
+        out[done : done + len(chunk)] = features
+        done += len(chunk)
         observer.images_embedded(label, len(chunk))
-    return np.concatenate(parts)
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Observer) -> tuple[np.ndarray, str | None, bool]:
