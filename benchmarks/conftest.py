@@ -1,16 +1,17 @@
 """Shared by the benchmark suites: an isolated cache, and a summary printed after the timings.
 
-Suites add lines to ``SUMMARY`` (images/s, ratios, tables); they are printed at the end of the
-session, so ratios measured side by side in one run show up even without ``-s``.
+Suites register functions in ``SUMMARY`` that return lines (images/s, ratios, tables); they are
+printed at the end of the session, so numbers measured side by side show up even without ``-s``.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import pytest
 
-SUMMARY: list[str] = []
+SUMMARY: list[Callable[[], list[str]]] = []
 
 
 def scale() -> str:
@@ -26,7 +27,8 @@ def isolated_cache(tmp_path, monkeypatch):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if SUMMARY:
+    lines = [line for section in SUMMARY for line in section()]
+    if lines:
         terminalreporter.section("seambench benchmark summary")
-        for line in SUMMARY:
+        for line in lines:
             terminalreporter.write_line(line)
