@@ -14,8 +14,11 @@ from __future__ import annotations
 import gc
 import time
 
+import faiss  # noqa: F401  (imported here so no backend's first build pays an import)
 import numpy as np
 import pytest
+import sklearn.neighbors  # noqa: F401
+import torch  # noqa: F401
 
 from seambench_plugins.detectors import ExactKNN, NNDescentKNN
 
