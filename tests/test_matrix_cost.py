@@ -72,7 +72,7 @@ def test_a_reducer_is_fitted_once_per_backbone(easy_folder, tmp_path):
         dataset=f"folder:path={easy_folder},failing=C",
         backbones=("histogram", "histogram:bins=16"),
         reducers=("counting:tag=1", "counting:tag=2"),
-        detectors=("knn:k=3", "knn:k=4", "pynndescent:k=3", "lossy:k=3"),
+        detectors=("knn:k=3", "knn:k=4", "knn:k=3,backend=sklearn", "lossy:k=3"),
     )
     prepared = prepare(matrix, registry)
     _, cells = execute(prepared, tmp_path / "r", use_cache=False)
