@@ -87,10 +87,16 @@ class TimmBackbone:
     @property
     def model(self) -> Any:
         if self._model is None:
+            import torch
+
+            from seambench.threads import configure_torch
+
+            configure_torch()
             model = self.create_model().eval()
             self.check_layers(model)
             self.configure(model)
-            self._model = model
+            # NHWC convolutions are markedly faster on CPU (efficientnet_lite0: ~1.4x); same numbers up to float noise.
+            self._model = model.to(memory_format=torch.channels_last)
         return self._model
 
     def configure(self, model: Any) -> None:
@@ -104,15 +110,25 @@ class TimmBackbone:
         self._std = torch.tensor(config["std"], dtype=torch.float32).view(1, 3, 1, 1)
 
     def resize(self, images: Sequence[np.ndarray]) -> Any:
-        """uint8 grayscale H×W → float (n, 1, size, size) in [0, 1]."""
+        """uint8 grayscale H×W → float (n, 1, size, size) in [0, 1].
+
+        Images of one shape (the usual case) are stacked once and resized in one call; mixed
+        shapes are resized one by one. Both give the same numbers.
+        """
         import torch
         import torch.nn.functional as F
 
+        size = (self.input_size, self.input_size)
+        if len({np.shape(image) for image in images}) == 1:
+            gray = torch.from_numpy(np.stack([np.asarray(image) for image in images]))[:, None].to(torch.float32).div_(255.0)
+            if gray.shape[-2:] != size:
+                gray = F.interpolate(gray, size=size, mode="bilinear", antialias=True, align_corners=False)
+            return gray
         tensors = []
         for image in images:
             t = torch.from_numpy(np.array(image, dtype=np.float32)).div_(255.0)[None, None]
-            if t.shape[-2:] != (self.input_size, self.input_size):
-                t = F.interpolate(t, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False)
+            if t.shape[-2:] != size:
+                t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)
             tensors.append(t)
         return torch.cat(tensors)
 
@@ -121,9 +137,12 @@ class TimmBackbone:
         return (gray.expand(-1, 3, -1, -1) - self._mean) / self._std
 
     def preprocess(self, images: Sequence[np.ndarray]) -> Any:
-        """uint8 grayscale H×W → normalised float (n, 3, size, size)."""
+        """uint8 grayscale H×W → normalised float (n, 3, size, size), channels-last like the model."""
+        import torch
+
         self.model  # resolves size, mean and std
-        return self.normalise(self.resize(images))
+        with torch.inference_mode():
+            return self.normalise(self.resize(images)).contiguous(memory_format=torch.channels_last)
 
     def check_layers(self, model: Any) -> None:
         stages = len(getattr(model, "feature_info", []) or [])
@@ -143,9 +162,8 @@ class TimmBackbone:
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        x = self.preprocess(images)
         with torch.inference_mode():
-            features = self.features(self.model, x)
+            features = self.features(self.model, self.preprocess(images))
         return features.float().cpu().numpy()
 
     def identity(self) -> dict[str, Any]:

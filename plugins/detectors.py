@@ -1,6 +1,8 @@
 """Built-in detectors: exact kNN and approximate kNN (pynndescent).
 
-Both score a test point by its mean distance to the k nearest nominal-train points.
+Both score a test point by its mean distance to the k nearest nominal-train points, and both
+expose ``neighbors(features)`` (the indices of those k points) so a run holding both can report
+the approximate detector's recall against the exact one.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from seambench import Option, hookimpl
+from seambench_plugins.knn_backends import BACKENDS, make_search, resolve_backend
 
 
 def _check_k(k: int, n_train: int) -> int:
@@ -19,25 +22,34 @@ def _check_k(k: int, n_train: int) -> int:
 
 
 class ExactKNN:
-    """Brute-force exact neighbours (scikit-learn)."""
+    """Exact neighbours by brute force, on the fastest backend for the metric (see knn_backends)."""
 
-    def __init__(self, k: int, metric: str) -> None:
+    exact = True
+
+    def __init__(self, k: int, metric: str, backend: str = "auto") -> None:
         self.k, self.metric = k, metric
+        self.backend = resolve_backend(backend, metric)
 
     def fit(self, features: np.ndarray) -> "ExactKNN":
-        from sklearn.neighbors import NearestNeighbors
-
         _check_k(self.k, features.shape[0])
-        self.index = NearestNeighbors(n_neighbors=self.k, algorithm="brute", metric=self.metric).fit(features)
+        self.index = make_search(self.backend, self.metric).fit(features)
         return self
 
+    def kneighbors(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.kneighbors(features, self.k)
+
     def score(self, features: np.ndarray) -> np.ndarray:
-        distances, _ = self.index.kneighbors(features, n_neighbors=self.k)
+        distances, _ = self.kneighbors(features)
         return distances.mean(axis=1)
+
+    def neighbors(self, features: np.ndarray) -> np.ndarray:
+        return self.kneighbors(features)[1]
 
 
 class NNDescentKNN:
     """Approximate neighbours with an NN-descent graph (pynndescent)."""
+
+    exact = False
 
     def __init__(self, k: int, metric: str, n_neighbors: int, seed: int) -> None:
         self.k, self.metric, self.n_neighbors, self.seed = k, metric, n_neighbors, seed
@@ -57,9 +69,16 @@ class NNDescentKNN:
         self.index.prepare()
         return self
 
+    def kneighbors(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        indices, distances = self.index.query(features, k=self.k)
+        return distances, indices
+
     def score(self, features: np.ndarray) -> np.ndarray:
-        _, distances = self.index.query(features, k=self.k)
+        distances, _ = self.kneighbors(features)
         return distances.mean(axis=1)
+
+    def neighbors(self, features: np.ndarray) -> np.ndarray:
+        return self.kneighbors(features)[1]
 
     def warm_up(self) -> None:
         """Compile pynndescent's numba kernels on a tiny problem (tens of seconds, once per process)."""
@@ -75,6 +94,7 @@ def register_detectors(register) -> None:
         options=[
             Option("k", int, 5, "neighbours averaged (the study found 3-7 best)"),
             Option("metric", str, "euclidean", "distance (any scikit-learn metric)"),
+            Option("backend", str, "auto", f"exact search: {'|'.join(BACKENDS)} (auto: the fastest measured for euclidean, else sklearn)"),
         ],
         help="exact kNN: mean distance to the k nearest nominal-train points",
     )

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from seambench.errors import SeambenchError
 from seambench.paths import cache_dir
 
 # Bump when the way features are computed changes, so old entries are not reused.
@@ -35,10 +36,18 @@ def embeddings_root() -> Path:
     return cache_dir() / "embeddings"
 
 
-def entry_key(backbone_label: str, identity: dict[str, Any], digests: Sequence[str]) -> str:
+EMBEDDING_DTYPES = ("float32", "float16")
+
+
+def entry_key(backbone_label: str, identity: dict[str, Any], digests: Sequence[str], dtype: str = "float32") -> str:
+    """float16 entries get their own keys (float32 keys are unchanged), so neither is mistaken for the other."""
+    if dtype not in EMBEDDING_DTYPES:
+        raise SeambenchError(f"embeddings dtype {dtype!r}: choose one of {', '.join(EMBEDDING_DTYPES)}")
     h = hashlib.sha256()
-    h.update(json.dumps({"backbone": backbone_label, "identity": identity, "code": EMBEDDING_CODE_VERSION},
-                        sort_keys=True, default=str).encode())
+    described = {"backbone": backbone_label, "identity": identity, "code": EMBEDDING_CODE_VERSION}
+    if dtype != "float32":
+        described["dtype"] = dtype
+    h.update(json.dumps(described, sort_keys=True, default=str).encode())
     for d in digests:
         h.update(d.encode())
     return h.hexdigest()[:32]
@@ -157,6 +166,31 @@ def store_cell(key: str, scores: np.ndarray, seconds: dict[str, float]) -> None:
     try:
         np.savez(tmp, scores=np.asarray(scores, dtype=np.float64), seconds=np.array(json.dumps(seconds)))
         os.replace(tmp, root / f"{key}.npz")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_neighbors(key: str | None) -> np.ndarray | None:
+    """A finished cell's test-set neighbour indices (kept when a recall needs them); None when absent."""
+    if key is None:
+        return None
+    path = cells_root() / f"{key}.neighbors.npy"
+    try:
+        return np.load(path) if path.is_file() else None
+    except (ValueError, OSError):
+        path.unlink(missing_ok=True)
+        return None
+
+
+def store_neighbors(key: str, indices: np.ndarray) -> None:
+    root = cells_root()
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".npy")
+    os.close(fd)
+    try:
+        np.save(tmp, np.asarray(indices, dtype=np.int64))
+        os.replace(tmp, root / f"{key}.neighbors.npy")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

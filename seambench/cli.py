@@ -85,8 +85,10 @@ def _split_values(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--bootstrap", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples for each AUROC's 95% CI.")
 @click.option("--ci-seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
 @click.option("--no-cache", is_flag=True, help="Recompute embeddings and cells instead of reusing the cache.")
+@click.option("--embeddings-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              help="How embeddings are kept in the cache (and used): float16 halves their size.")
 def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_fraction, seed, results_root,
-        protocol, seeds, bootstrap, ci_seed, no_cache) -> None:
+        protocol, seeds, bootstrap, ci_seed, no_cache, embeddings_dtype) -> None:
     """Run every backbone × reducer × detector and print the AUROC leaderboard.
 
     Without --matrix the packaged default matrix still supplies any axis you do not select.
@@ -125,10 +127,12 @@ def run(matrix_file, dataset, backbones, reducers, detectors, holdout, test_frac
             splits = prepare_splits(prepared, protocol, seed_list or [matrix.seed])
     if multi:
         with RichProgress(splits.n_cells, err_console) as progress:
-            folder = execute_splits(splits, root, progress, argv=argv, stats=stats, use_cache=not no_cache)
+            folder = execute_splits(splits, root, progress, argv=argv, stats=stats, use_cache=not no_cache,
+                                    embeddings_dtype=embeddings_dtype)
     else:
         with RichProgress(len(prepared.jobs) * len(prepared.reducers) * len(prepared.detectors), err_console) as progress:
-            folder, _ = execute(prepared, root, progress, argv=argv, stats=stats, use_cache=not no_cache)
+            folder, _ = execute(prepared, root, progress, argv=argv, stats=stats, use_cache=not no_cache,
+                                embeddings_dtype=embeddings_dtype)
     frame, info = read_run(folder)
     _show(frame, info)
     extra = ", splits.csv" if multi else ""

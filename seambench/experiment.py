@@ -185,6 +185,7 @@ def execute(
     argv: Sequence[str] = (),
     use_cache: bool = True,
     stats: StatsSettings = StatsSettings(),
+    embeddings_dtype: str = "float32",
 ) -> tuple[Path, list[CellResult]]:
     """Run every cell and write the run folder, after every backbone and at the end."""
     run_id = new_run_id(results_root, prepared.dataset_spec.name)
@@ -192,6 +193,7 @@ def execute(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = run_info(prepared, run_id, started, argv or sys.argv)
     info["statistics"] = stats.to_json()
+    info["embeddings_dtype"] = embeddings_dtype
     cells: list[CellResult] = []
     split = prepared.split
     test_records, anomaly = list(split.test), list(split.test_anomaly)
@@ -204,7 +206,8 @@ def execute(
     write_run(folder, info, cells, test_records, anomaly)
     try:
         jobs = [
-            replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label), use_cache=use_cache)
+            replace(job, artifacts_dir=folder / "backbones" / safe_name(job.backbone.label), use_cache=use_cache,
+                    embeddings_dtype=embeddings_dtype)
             for job in prepared.jobs
         ]
         trained_on = info["leakage"].setdefault("trained_on", {})

@@ -63,9 +63,12 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
     if from_cache:
         caption += f" · {from_cache} cells from cache (their seconds are from the run that computed them)"
     table = Table(title=title, caption=caption, header_style="bold")
+    # recall@k of approximate detectors against exact kNN: shown only when a run holds such a pair
+    show_recall = "recall" in frame and frame["recall"].notna().any()
     for name, justify in [
         ("#", "right"), ("backbone", "left"), ("reducer", "left"), ("detector", "left"),
         ("AUROC", "right"), (f"{_level(info)} CI", "right"), ("≈best", "center"), ("AUPR", "right"), ("FPR@95", "right"),
+        *([("recall", "right")] if show_recall else []),
         ("embed s", "right"), ("reduce s", "right"), ("fit s", "right"), ("score s", "right"), ("status", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=name in ("backbone", "reducer", "detector"))
@@ -77,6 +80,7 @@ def leaderboard_table(frame: pd.DataFrame, info: dict[str, Any]) -> Table:
             row.backbone, row.reducer, row.detector,
             _num(row.auroc), _ci(getattr(row, "auroc_lo", None), getattr(row, "auroc_hi", None)),
             _mark(getattr(row, "tied_best", None)), _num(row.aupr), _num(row.fpr95),
+            *([_num(row.recall)] if show_recall else []),
             _num(row.embed_s, 2), _num(row.reduce_s, 2), _num(row.fit_s, 3), _num(row.score_s, 3),
             Text(status, style=style),
         )

@@ -119,7 +119,8 @@ def prepare_splits(base: PreparedRun, protocol: str, seeds: Sequence[int]) -> Pr
     return PreparedSplits(base, protocol, failing, tuple(plans), tuple(splits), tuple(proofs))
 
 
-def _jobs_for(prepared: PreparedSplits, index: int, shared: dict[str, Any], folder: Path, use_cache: bool) -> list[BackboneJob]:
+def _jobs_for(prepared: PreparedSplits, index: int, shared: dict[str, Any], folder: Path, use_cache: bool,
+              embeddings_dtype: str = "float32") -> list[BackboneJob]:
     plan, split = prepared.plans[index], prepared.splits[index]
     jobs = []
     for job in prepared.base.jobs:
@@ -132,7 +133,8 @@ def _jobs_for(prepared: PreparedSplits, index: int, shared: dict[str, Any], fold
         else:
             built = shared.setdefault(label, job.built if isinstance(job.built, Unavailable) else EmbeddingMemo(job.built))
         artifacts = folder / "splits" / safe_name(plan.name) / "backbones" / safe_name(label)
-        jobs.append(replace(job, built=built, split=split, artifacts_dir=artifacts, save_embeddings=index == 0, use_cache=use_cache))
+        jobs.append(replace(job, built=built, split=split, artifacts_dir=artifacts, save_embeddings=index == 0, use_cache=use_cache,
+                            embeddings_dtype=embeddings_dtype))
     return jobs
 
 
@@ -154,7 +156,8 @@ class _SplitObserver(_Counting):
 
 
 def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Observer | None = None,
-                   argv: Sequence[str] = (), stats: StatsSettings = StatsSettings(), use_cache: bool = True) -> Path:
+                   argv: Sequence[str] = (), stats: StatsSettings = StatsSettings(), use_cache: bool = True,
+                   embeddings_dtype: str = "float32") -> Path:
     """Run every split's matrix into one run folder, rewriting its files after every backbone."""
     base = prepared.base
     run_id = new_run_id(results_root, base.dataset_spec.name)
@@ -162,6 +165,7 @@ def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Obser
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = run_info(replace(base, split=prepared.splits[0], leakage=prepared.proofs[0]), run_id, started, argv or sys.argv)
     info["statistics"] = stats.to_json()
+    info["embeddings_dtype"] = embeddings_dtype
     info["protocol"] = {
         "name": prepared.protocol,
         "failing": list(prepared.failing),
@@ -198,7 +202,7 @@ def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Obser
 
             trained_on = info["protocol"]["splits"][i]["leakage"].setdefault("trained_on", {})
             observer_i = _SplitObserver(observer, observed, plan.name, trained_on)
-            run_matrix(_jobs_for(prepared, i, shared, folder, use_cache), observer_i, on_backbone_done=checkpoint)
+            run_matrix(_jobs_for(prepared, i, shared, folder, use_cache, embeddings_dtype), observer_i, on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
         info["status"] = "interrupted"

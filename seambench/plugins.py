@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = (
     "seambench_plugins.finetuned",
     "seambench_plugins.reducers",
     "seambench_plugins.detectors",
+    "seambench_plugins.qdrant",
 )
 
 _HOOK_OF_KIND = {

@@ -19,7 +19,7 @@ from seambench.significance import RowStats, StatsSettings, row_statistics
 
 LEADERBOARD_COLUMNS = [
     "rank", "backbone", "reducer", "detector", "status", "auroc", "auroc_lo", "auroc_hi", "p_vs_best", "tied_best",
-    "aupr", "fpr95", "embed_s", "reduce_s", "fit_s", "score_s", "cache", "message",
+    "aupr", "fpr95", "recall", "embed_s", "reduce_s", "fit_s", "score_s", "cache", "message",
 ]
 
 
@@ -75,6 +75,7 @@ def leaderboard_frame(cells: Iterable[CellResult], stats: dict[str, RowStats] | 
             "tied_best": None if row_stats is None else row_stats.tied_best,
             "aupr": cell.metrics.get("aupr"),
             "fpr95": cell.metrics.get("fpr95"),
+            "recall": cell.metrics.get("recall"),  # approximate detectors' recall@k against exact kNN, when both ran
             "embed_s": cell.seconds.get("embed"),
             "reduce_s": cell.seconds.get("reduce"),
             "fit_s": cell.seconds.get("fit"),

@@ -18,6 +18,7 @@ from seambench.data import ImageRecord, load_batch
 from seambench.embeddings import write_embeddings
 from seambench.errors import LeakageError, SeambenchError, WeightsUnavailable
 from seambench.metrics import detection_metrics
+from seambench.prefetch import batches, prefetched
 from seambench.protocol import Split, check_trained_on
 from seambench.specs import ComponentSpec
 
@@ -85,6 +86,7 @@ class BackboneJob:
     artifacts_dir: Path | None = None  # where the backbone may write files (training curves, ...)
     use_cache: bool = True
     save_embeddings: bool = True  # write embeddings.npy into artifacts_dir (for the report's scatter)
+    embeddings_dtype: str = "float32"  # how cached embeddings are stored; float16 halves the cache
 
 
 class LocalExecutor:
@@ -96,19 +98,27 @@ class LocalExecutor:
 
 
 def embed_records(backbone: Any, records: Sequence[ImageRecord], label: str, observer: Observer) -> np.ndarray:
-    """Embed records in batches, decoding each batch just before it is needed."""
-    batch = max(1, int(getattr(backbone, "batch_size", 32)))
-    parts = []
-    for start in range(0, len(records), batch):
-        chunk = records[start : start + batch]
-        features = np.asarray(backbone.embed(load_batch(chunk)), dtype=np.float32)
+    """Embed records in batches; the next batch is decoded in a thread while this one is embedded.
+
+    Never more than two batches of decoded images exist at once, however many records there are.
+    """
+    size = max(1, int(getattr(backbone, "batch_size", 32)))
+    chunks = batches(records, size)
+    out: np.ndarray | None = None
+    done = 0
+    for chunk, images in prefetched(chunks, load_batch):
+        features = np.asarray(backbone.embed(images), dtype=np.float32)
+        del images
         if features.ndim != 2 or features.shape[0] != len(chunk):
             raise SeambenchError(
                 f"backbone {label} returned features of shape {features.shape} for {len(chunk)} images; expected (n, d)"
             )
-        parts.append(features)
+        if out is None:
+            out = np.empty((len(records), features.shape[1]), dtype=np.float32)
+        out[done : done + len(chunk)] = features
+        done += len(chunk)
         observer.images_embedded(label, len(chunk))
-    return np.concatenate(parts)
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Observer) -> tuple[np.ndarray, str | None, bool]:
@@ -128,15 +138,18 @@ def embed_unique(job: BackboneJob, records: Sequence[ImageRecord], observer: Obs
     row = {d: i for i, d in enumerate(digests)}
     index = np.fromiter((row[r.digest] for r in records), dtype=np.int64, count=len(records))
     identity = getattr(job.built, "identity", None)
-    key = cache.entry_key(label, identity(), digests) if (job.use_cache and identity is not None) else None
+    dtype = job.embeddings_dtype
+    key = cache.entry_key(label, identity(), digests, dtype) if (job.use_cache and identity is not None) else None
     cached = cache.load(key) if key is not None else None
     if cached is not None:
         observer.backbone_started(label, 0)
         return np.asarray(cached[index], dtype=np.float32), key, True
     observer.backbone_started(label, len(digests))
     features = embed_records(job.built, [first[d] for d in digests], label, observer)
+    if dtype != "float32":  # use exactly what the cache will hand the next run: cold and warm agree
+        features = features.astype(dtype).astype(np.float32)
     if key is not None:
-        cache.store(key, features, {"backbone": label, "identity": identity(), "images": len(digests)})
+        cache.store(key, features, {"backbone": label, "identity": identity(), "images": len(digests)}, dtype=dtype)
     return features[index], key, False
 
 
@@ -191,7 +204,10 @@ def _reduce(spec: ComponentSpec, train_x: np.ndarray, test_x: np.ndarray) -> tup
     return train_r, test_r, time.perf_counter() - t0
 
 
-def _detect(spec: ComponentSpec, train_r: np.ndarray, test_r: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _detect(
+    spec: ComponentSpec, train_r: np.ndarray, test_r: np.ndarray, want_neighbors: bool = False
+) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """Fit and score one detector; its test neighbours too when a recall needs them (not timed)."""
     detector = spec.build()
     warm_up(spec, detector)
     t0 = time.perf_counter()
@@ -202,7 +218,41 @@ def _detect(spec: ComponentSpec, train_r: np.ndarray, test_r: np.ndarray) -> tup
     score_s = time.perf_counter() - t0
     if scores.shape[0] != test_r.shape[0]:
         raise SeambenchError(f"detector returned {scores.shape[0]} scores for {test_r.shape[0]} test images")
-    return scores, fit_s, score_s
+    neighbors = np.asarray(detector.neighbors(test_r), dtype=np.int64) if want_neighbors else None
+    return scores, fit_s, score_s, neighbors
+
+
+def recall_pairs(detectors: Sequence[ComponentSpec]) -> dict[str, str]:
+    """Approximate detector label → the exact detector label it is measured against.
+
+    A detector says what it is with ``exact`` (True or False) and ``neighbors(features)``; an
+    approximate one is paired with an exact one of the same ``k`` and ``metric``.
+    """
+    built = {}
+    for spec in detectors:
+        try:
+            component = spec.build()
+        except Exception:
+            continue
+        if isinstance(getattr(component, "exact", None), bool) and callable(getattr(component, "neighbors", None)):
+            built[spec.label] = component
+    exact: dict[tuple[Any, Any], str] = {}
+    for label, c in built.items():
+        if c.exact:  # the first exact detector listed is the reference
+            exact.setdefault((getattr(c, "k", None), getattr(c, "metric", None)), label)
+    return {
+        label: exact[(getattr(c, "k", None), getattr(c, "metric", None))]
+        for label, c in built.items()
+        if not c.exact and (getattr(c, "k", None), getattr(c, "metric", None)) in exact
+    }
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact k nearest neighbours that the approximate search returned, over all queries."""
+    if found.shape != exact.shape:
+        raise SeambenchError(f"neighbour arrays differ in shape: {found.shape} vs {exact.shape}")
+    hits = sum(len(set(a.tolist()) & set(e.tolist())) for a, e in zip(found, exact))
+    return hits / exact.size if exact.size else float("nan")
 
 
 def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
@@ -246,16 +296,27 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
     split_key = cache.split_key([r.digest for r in split.train], [r.digest for r in split.test], split.test_anomaly)
     embedding_state = "hit" if embedding_hit else "miss" if embedding_key else "off"
 
+    pairs = recall_pairs(job.detectors)
+    wanted = set(pairs) | set(pairs.values())
     for reducer_spec in job.reducers:
         keys = {
             d.label: cache.cell_key(embedding_key, split_key, reducer_spec.label, d.label) if embedding_key else None
             for d in job.detectors
         }
         stored = {label: cache.load_cell(key) if key else None for label, key in keys.items()}
+        neighbors: dict[str, np.ndarray] = {}
+        for label in wanted:  # a cached cell is reused for recall only if its neighbours were kept too
+            found = cache.load_neighbors(keys[label]) if stored[label] is not None else None
+            if found is None:
+                stored[label] = None
+            else:
+                neighbors[label] = found
         reduced: tuple[np.ndarray, np.ndarray, float] | Exception | None = None
+        group: list[CellResult] = []
         for detector_spec in job.detectors:
-            cell = CellResult(b, reducer_spec.label, detector_spec.label, OK, embedding_cache=embedding_state)
-            hit = stored[detector_spec.label]
+            label = detector_spec.label
+            cell = CellResult(b, reducer_spec.label, label, OK, embedding_cache=embedding_state)
+            hit = stored[label]
             try:
                 if hit is not None:
                     scores, cell.seconds = hit
@@ -269,14 +330,23 @@ def run_backbone(job: BackboneJob, observer: Observer) -> list[CellResult]:
                     if isinstance(reduced, Exception):
                         raise reduced
                     train_r, test_r, reduce_s = reduced
-                    scores, fit_s, score_s = _detect(detector_spec, train_r, test_r)
+                    scores, fit_s, score_s, found = _detect(detector_spec, train_r, test_r, label in wanted)
                     cell.seconds = {"embed": embed_s, "reduce": reduce_s, "fit": fit_s, "score": score_s}
-                    if keys[detector_spec.label]:
-                        cache.store_cell(keys[detector_spec.label], scores, cell.seconds)
+                    if keys[label]:
+                        cache.store_cell(keys[label], scores, cell.seconds)
+                    if found is not None:
+                        neighbors[label] = found
+                        if keys[label]:
+                            cache.store_neighbors(keys[label], found)
                 cell.metrics = detection_metrics(labels, scores)
                 cell.scores = scores
             except Exception as exc:
                 cell.status, cell.message = ERROR, _message(exc)
+            group.append(cell)
+        for cell in group:  # recall needs both cells of a pair, so the group is reported once it is complete
+            exact = pairs.get(cell.detector)
+            if cell.status == OK and exact in neighbors and cell.detector in neighbors:
+                cell.metrics["recall"] = recall_at_k(neighbors[cell.detector], neighbors[exact])
             finish(cell)
     return results
 

@@ -35,7 +35,7 @@ def test_builtins_register_every_family():
     assert {"folder", "sideseam"} <= set(registry.names("dataset"))
     assert {"histogram", "timm", "imagenet-lite0"} <= set(registry.names("backbone"))
     assert registry.names("reducer") == ["none", "pca", "umap"]
-    assert registry.names("detector") == ["knn", "pynndescent"]
+    assert registry.names("detector") == ["knn", "pynndescent", "qdrant"]
     assert all(p.builtin and p.error is None for p in registry.plugins)
 
 
