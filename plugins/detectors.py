@@ -21,7 +21,25 @@ def _check_k(k: int, n_train: int) -> int:
     return k
 
 
-class ExactKNN:
+class MeanNeighbourDistance:
+    """The kNN score every neighbour detector shares, from its ``kneighbors(features)``.
+
+    Score = mean distance to the k nearest nominal-train points; ``neighbors`` gives the indices,
+    from which the leaderboard computes an approximate detector's recall against an exact one.
+    """
+
+    def kneighbors(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        distances, _ = self.kneighbors(features)
+        return distances.mean(axis=1)
+
+    def neighbors(self, features: np.ndarray) -> np.ndarray:
+        return self.kneighbors(features)[1]
+
+
+class ExactKNN(MeanNeighbourDistance):
     """Exact neighbours by brute force, on the fastest backend for the metric (see knn_backends)."""
 
     exact = True
@@ -38,15 +56,8 @@ class ExactKNN:
     def kneighbors(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.index.kneighbors(features, self.k)
 
-    def score(self, features: np.ndarray) -> np.ndarray:
-        distances, _ = self.kneighbors(features)
-        return distances.mean(axis=1)
 
-    def neighbors(self, features: np.ndarray) -> np.ndarray:
-        return self.kneighbors(features)[1]
-
-
-class NNDescentKNN:
+class NNDescentKNN(MeanNeighbourDistance):
     """Approximate neighbours with an NN-descent graph (pynndescent)."""
 
     exact = False
@@ -72,13 +83,6 @@ class NNDescentKNN:
     def kneighbors(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         indices, distances = self.index.query(features, k=self.k)
         return distances, indices
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        distances, _ = self.kneighbors(features)
-        return distances.mean(axis=1)
-
-    def neighbors(self, features: np.ndarray) -> np.ndarray:
-        return self.kneighbors(features)[1]
 
     def warm_up(self) -> None:
         """Compile pynndescent's numba kernels on a tiny problem (tens of seconds, once per process)."""

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from seambench import Option, hookimpl
+from seambench_plugins.detectors import MeanNeighbourDistance
 
 COLLECTION = "seambench"
 UPLOAD_BATCH = 1024
@@ -33,7 +34,7 @@ def vectors_key(features: np.ndarray) -> str:
     return h.hexdigest()[:24]
 
 
-class QdrantKNN:
+class QdrantKNN(MeanNeighbourDistance):
     """kNN over a Qdrant collection (Euclidean distance); same score as `knn`."""
 
     exact = True  # local mode compares every stored point; on a server the search is asked to be exact (no HNSW)
@@ -107,12 +108,6 @@ class QdrantKNN:
                     distances[start + i] = [p.score for p in points]  # Euclid: the score is the distance
                     indices[start + i] = [int(p.id) for p in points]
         return distances, indices
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        return self.kneighbors(features)[0].mean(axis=1)
-
-    def neighbors(self, features: np.ndarray) -> np.ndarray:
-        return self.kneighbors(features)[1]
 
 
 def _cache_root() -> Path:

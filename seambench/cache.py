@@ -20,10 +20,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from seambench.errors import SeambenchError
+from seambench.data import digest_file
 from seambench.paths import cache_dir
 
 # Bump when the way features are computed changes, so old entries are not reused.
-EMBEDDING_CODE_VERSION = 1
+EMBEDDING_CODE_VERSION = 2  # 2: channels-last forward pass (features move ~1e-6)
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,6 @@ def entry_key(backbone_label: str, identity: dict[str, Any], digests: Sequence[s
     return h.hexdigest()[:32]
 
 
-def _checksum(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load(key: str) -> np.ndarray | None:
     """The cached features for ``key``, memory-mapped; None when absent or corrupt (and then removed)."""
     folder = embeddings_root() / key
@@ -69,7 +62,7 @@ def load(key: str) -> np.ndarray | None:
         return None
     try:
         info = json.loads(meta.read_text())
-        if _checksum(features) != info["sha256"]:
+        if digest_file(features) != info["sha256"]:
             raise ValueError("checksum mismatch")
         array = np.load(features, mmap_mode="r")
         if list(array.shape) != info["shape"]:
@@ -88,7 +81,7 @@ def store(key: str, features: np.ndarray, provenance: dict[str, Any], dtype: str
     try:
         array = np.ascontiguousarray(features, dtype=np.dtype(dtype))
         np.save(tmp / "features.npy", array)
-        meta = {"sha256": _checksum(tmp / "features.npy"), "shape": list(array.shape), "dtype": dtype, **provenance}
+        meta = {"sha256": digest_file(tmp / "features.npy"), "shape": list(array.shape), "dtype": dtype, **provenance}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         final = root / key
         if final.exists():
