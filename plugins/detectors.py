@@ -85,9 +85,15 @@ class NNDescentKNN(MeanNeighbourDistance):
         return distances, indices
 
     def warm_up(self) -> None:
-        """Compile pynndescent's numba kernels on a tiny problem (tens of seconds, once per process)."""
-        x = np.random.default_rng(0).random((64, 8), dtype=np.float32)
-        NNDescentKNN(2, self.metric, 8, 0).fit(x).score(x[:4])
+        """Compile pynndescent's numba kernels before any cell is timed (tens of seconds, once per process).
+
+        pynndescent compiles further specialisations for wide data (a first fit on 352 × 1280
+        lite0 features compiled for 17 s more), so it warms up on narrow and on wide data.
+        """
+        rng = np.random.default_rng(0)
+        for width in (8, 2048):
+            x = rng.random((400, width), dtype=np.float32)
+            NNDescentKNN(2, self.metric, 8, 0).fit(x).score(x[:4])
 
 
 @hookimpl
