@@ -47,9 +47,8 @@ def _rate(benchmark, name: str) -> None:
     benchmark.extra_info["images_per_s"] = round(RATES[name], 2)
 
 
-def test_bare(benchmark, setup):
-    torch, backbone, _, _, tensors = setup
-    model = backbone.model
+def _bare_loop(benchmark, torch, model, tensors, name: str) -> None:
+    """Time a plain forward loop over ready tensors: the model's own speed, no harness around it."""
 
     def bare() -> None:
         with torch.inference_mode():
@@ -58,7 +57,12 @@ def test_bare(benchmark, setup):
 
     benchmark.group = "extraction"
     benchmark.pedantic(bare, rounds=ROUNDS, iterations=1)
-    _rate(benchmark, "bare")
+    _rate(benchmark, name)
+
+
+def test_bare(benchmark, setup):
+    torch, backbone, _, _, tensors = setup
+    _bare_loop(benchmark, torch, backbone.model, tensors, "bare")
 
 
 def test_embed(benchmark, setup):
@@ -79,16 +83,7 @@ def test_embed_records(benchmark, setup):
 def test_bare_contiguous(benchmark, setup):
     torch, backbone, _, _, tensors = setup
     model = backbone.create_model().eval()  # default NCHW layout
-    plain = [x.contiguous() for x in tensors]
-
-    def bare() -> None:
-        with torch.inference_mode():
-            for x in plain:
-                model(x)
-
-    benchmark.group = "extraction"
-    benchmark.pedantic(bare, rounds=ROUNDS, iterations=1)
-    _rate(benchmark, "bare_contiguous")
+    _bare_loop(benchmark, torch, model, [x.contiguous() for x in tensors], "bare_contiguous")
 
 
 def rates() -> list[str]:
