@@ -102,22 +102,10 @@ def roc_png(scores: pd.DataFrame, rows: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def curves_png(csv: Path) -> str:
-    frame = pd.read_csv(csv)
-    fig, _ = _figure(9.0, 3.5)
-    fig.clf()
-    left, right = fig.subplots(1, 2)
-    for col in ("train_loss", "val_loss"):
-        if col in frame:
-            left.plot(frame["epoch"], frame[col], marker="o", label=col)
-    for col in ("train_acc", "val_acc"):
-        if col in frame:
-            right.plot(frame["epoch"], frame[col], marker="o", label=col)
-    for ax, name in ((left, "loss"), (right, "setting accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_title(name, fontsize=10)
-        ax.legend(fontsize=8)
-    return _png(fig)
+def curves_png(csv: Path, title: str) -> str:
+    from seambench.curves import curves_figure
+
+    return _png(curves_figure(pd.read_csv(csv), title))
 
 
 def _primary(folder: Path, info: dict[str, Any]) -> tuple[Path, str]:
@@ -209,7 +197,7 @@ def build_report(folder: Path, projection: str = UMAP, top: int = 5) -> Path:
         if (d / "training.png").is_file():
             curves.append((spec["spec"], "data:image/png;base64," + base64.b64encode((d / "training.png").read_bytes()).decode()))
         elif (d / "training.csv").is_file():
-            curves.append((spec["spec"], curves_png(d / "training.csv")))
+            curves.append((spec["spec"], curves_png(d / "training.csv", spec["spec"])))
     if curves:
         parts.append("<h2>Finetuning curves</h2><div class='figs'>" + "".join(
             f"<figure><img alt='training curves of {html.escape(l)}' src='{s}'><figcaption>{html.escape(l)}</figcaption></figure>"
