@@ -151,19 +151,25 @@ def run_info(prepared: PreparedRun, run_id: str, started: str, argv: Sequence[st
 
 
 class _Counting:
-    """Passes events on and counts images embedded per backbone (run.json shows each image once)."""
+    """Passes events on and counts images embedded per backbone (run.json shows each image once).
 
-    def __init__(self, inner: Observer | None, counts: dict[str, int], trained_on: dict[str, Any]) -> None:
-        self.inner, self.counts, self.trained_on = inner, counts, trained_on
+    ``split_name`` (multi-split runs) is added to the progress bars' labels, not to the counts.
+    """
+
+    def __init__(self, inner: Observer | None, counts: dict[str, int], trained_on: dict[str, Any], split_name: str = "") -> None:
+        self.inner, self.counts, self.trained_on, self.split_name = inner, counts, trained_on, split_name
+
+    def _bar(self, label: str) -> str:
+        return f"{label} [{self.split_name}]" if self.split_name else label
 
     def backbone_started(self, label: str, n_images: int) -> None:
         if self.inner is not None:
-            self.inner.backbone_started(label, n_images)
+            self.inner.backbone_started(self._bar(label), n_images)
 
     def images_embedded(self, label: str, n: int) -> None:
         self.counts[label] = self.counts.get(label, 0) + n
         if self.inner is not None:
-            self.inner.images_embedded(label, n)
+            self.inner.images_embedded(self._bar(label), n)
 
     def cell_finished(self, cell: CellResult) -> None:
         if self.inner is not None:

@@ -138,23 +138,6 @@ def _jobs_for(prepared: PreparedSplits, index: int, shared: dict[str, Any], fold
     return jobs
 
 
-class _SplitObserver(_Counting):
-    """Counts images per backbone like a single run, and names each split's bars."""
-
-    def __init__(self, inner: Observer | None, counts: dict[str, int], split_name: str, trained_on: dict[str, Any]) -> None:
-        super().__init__(inner, counts, trained_on)
-        self.split_name = split_name
-
-    def backbone_started(self, label: str, n_images: int) -> None:
-        if self.inner is not None:
-            self.inner.backbone_started(f"{label} [{self.split_name}]", n_images)
-
-    def images_embedded(self, label: str, n: int) -> None:
-        self.counts[label] = self.counts.get(label, 0) + n
-        if self.inner is not None:
-            self.inner.images_embedded(f"{label} [{self.split_name}]", n)
-
-
 def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Observer | None = None,
                    argv: Sequence[str] = (), stats: StatsSettings = StatsSettings(), use_cache: bool = True,
                    embeddings_dtype: str = "float32") -> Path:
@@ -201,7 +184,7 @@ def execute_splits(prepared: PreparedSplits, results_root: Path, observer: Obser
                 save()
 
             trained_on = info["protocol"]["splits"][i]["leakage"].setdefault("trained_on", {})
-            observer_i = _SplitObserver(observer, observed, plan.name, trained_on)
+            observer_i = _Counting(observer, observed, trained_on, split_name=plan.name)
             run_matrix(_jobs_for(prepared, i, shared, folder, use_cache, embeddings_dtype), observer_i, on_backbone_done=checkpoint)
         info["status"] = "finished"
     except KeyboardInterrupt:
