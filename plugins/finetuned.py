@@ -21,6 +21,7 @@ from seambench.checkpoints import checkpoint_key, load_checkpoint, save_checkpoi
 from seambench.curves import write_curves
 from seambench.data import load_batch
 from seambench.errors import SeambenchError, SpecError
+from seambench.experiment import versions
 from seambench_plugins.backbones import LAYERS_OPTION, TimmBackbone
 
 CHECKPOINT_KIND = "finetuned"
@@ -154,7 +155,7 @@ class FinetunedBackbone(TimmBackbone):
             "trained_on": sorted(trained_on),
             "train_seconds": round(time.perf_counter() - t0, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": _versions(),
+            "versions": versions(("seambench", "torch", "timm")),
         }
         self.checkpoint_folder = save_checkpoint(CHECKPOINT_KIND, key, model.state_dict(), self.entry)
 
@@ -290,18 +291,6 @@ class FinetunedBackbone(TimmBackbone):
         for p in model.parameters():
             p.requires_grad_(False)
         return model.eval(), trained_on, best_epoch
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata
-
-    out = {}
-    for name in ("seambench", "torch", "timm"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 @hookimpl

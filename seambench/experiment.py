@@ -105,9 +105,10 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", label)
 
 
-def versions() -> dict[str, str]:
+def versions(names: Sequence[str] = VERSIONED) -> dict[str, str]:
+    """Python's and the named packages' versions, for provenance."""
     out = {"python": platform.python_version()}
-    for name in VERSIONED:
+    for name in names:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
